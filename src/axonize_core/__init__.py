@@ -1,0 +1,50 @@
+"""Axonize core SDK.  The public API is the ``axonize`` package; this one holds the code.
+
+Plugin authors may use: :mod:`axonize_core.semconv`, :class:`axonize_core.LlmSpan`,
+:func:`axonize_core.add_export_hook`.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from axonize_core._decorators import trace  # noqa: E402
+from axonize_core._runtime import (  # noqa: E402
+    add_export_hook,
+    configured,
+    flush,
+    init,
+    remove_export_hook,
+    shutdown,
+    stats,
+)
+from axonize_core._span import (  # noqa: E402
+    LlmSpan,
+    NoopSpan,
+    Span,
+    SpanKind,
+    SpanStatus,
+    current_span,
+    llm_span,
+    span,
+)
+
+__all__ = [
+    "LlmSpan",
+    "NoopSpan",
+    "Span",
+    "SpanKind",
+    "SpanStatus",
+    "__version__",
+    "add_export_hook",
+    "configured",
+    "current_span",
+    "flush",
+    "init",
+    "llm_span",
+    "remove_export_hook",
+    "shutdown",
+    "span",
+    "stats",
+    "trace",
+]

@@ -1,0 +1,160 @@
+"""GenAI histograms aggregated from finished LLM spans, on the exporter thread only.
+
+The standard instruments (``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage``,
+``gen_ai.server.time_to_first_token``, ``gen_ai.server.time_per_output_token``) with their
+recommended bucket boundaries, plus ``ai.llm.tokens_per_second`` and the
+``axonize.spans.dropped`` counter.  Cumulative temporality, keyed by operation, model and
+provider (and ``error.type`` for failed calls).
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from axonize_core import semconv as sc
+from axonize_core._otlp.encode import resource_message
+
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
+                    40.96, 81.92)
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+                 16777216, 67108864)
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
+                7.5, 10.0)
+TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+TPS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+# name -> (unit, description, bucket bounds)
+INSTRUMENTS: dict[str, tuple[str, str, Sequence[float]]] = {
+    sc.METRIC_OPERATION_DURATION: ("s", "GenAI operation duration.", DURATION_BUCKETS),
+    sc.METRIC_TOKEN_USAGE: ("{token}", "Number of input and output tokens used.", TOKEN_BUCKETS),
+    sc.METRIC_TIME_TO_FIRST_TOKEN: ("s", "Time to generate the first token.", TTFT_BUCKETS),
+    sc.METRIC_TIME_PER_OUTPUT_TOKEN: ("s", "Time per output token after the first.",
+                                      TPOT_BUCKETS),
+    sc.METRIC_TOKENS_PER_SECOND: ("{token}/s", "Output tokens per second of each call.",
+                                  TPS_BUCKETS),
+}
+
+Key = tuple[tuple[str, Any], ...]
+
+
+class Histogram:
+    __slots__ = ("bounds", "count", "counts", "max", "min", "sum")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.count = 0
+        self.sum = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+
+    def record(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.count += 1
+        self.sum += value
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+
+
+class GenAiMetrics:
+    """Aggregates LLM spans into histograms; encodes ``ExportMetricsServiceRequest`` bytes."""
+
+    def __init__(self, scope_version: str = "") -> None:
+        self.start_ns = time.time_ns()
+        self.histograms: dict[tuple[str, Key], Histogram] = {}
+        self.dropped_spans = 0
+        self._scope_version = scope_version
+        self._dirty = False
+
+    def _hist(self, name: str, key: Key) -> Histogram:
+        h = self.histograms.get((name, key))
+        if h is None:
+            h = self.histograms[(name, key)] = Histogram(INSTRUMENTS[name][2])
+        return h
+
+    def record_span(self, sp: Any) -> None:
+        """Fold one finished LLM span (anything with ``operation``/``model``) in."""
+        key_items: list[tuple[str, Any]] = [(sc.GEN_AI_OPERATION_NAME, sp.operation)]
+        if sp.model is not None:
+            key_items.append((sc.GEN_AI_REQUEST_MODEL, str(sp.model)))
+        if sp.provider is not None:
+            key_items.append((sc.GEN_AI_PROVIDER_NAME, str(sp.provider)))
+        if sp.status_code == 2:
+            key_items.append(("error.type", _error_type(sp)))
+        key = tuple(key_items)
+        duration_s = max(0, sp.end_ns - sp.start_ns) / 1e9
+        self._hist(sc.METRIC_OPERATION_DURATION, key).record(duration_s)
+        if sp.tokens_input is not None:
+            self._hist(sc.METRIC_TOKEN_USAGE, (*key, (sc.GEN_AI_TOKEN_TYPE, "input"))).record(
+                sp.tokens_input)
+        out = sp.output_tokens()
+        if out is not None:
+            self._hist(sc.METRIC_TOKEN_USAGE, (*key, (sc.GEN_AI_TOKEN_TYPE, "output"))).record(out)
+        if sp.first_token_ns:
+            self._hist(sc.METRIC_TIME_TO_FIRST_TOKEN, key).record(
+                max(0, sp.first_token_ns - sp.start_ns) / 1e9)
+            if out is not None and out > 1:
+                self._hist(sc.METRIC_TIME_PER_OUTPUT_TOKEN, key).record(
+                    max(0, sp.end_ns - sp.first_token_ns) / 1e9 / (out - 1))
+        if out and duration_s > 0:
+            self._hist(sc.METRIC_TOKENS_PER_SECOND, key).record(out / duration_s)
+        self._dirty = True
+
+    def set_dropped(self, total: int) -> None:
+        if total != self.dropped_spans:
+            self.dropped_spans = total
+            self._dirty = True
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.histograms) or self.dropped_spans > 0
+
+    def encode(self, resource: Mapping[str, Any]) -> bytes:
+        """Cumulative ``ExportMetricsServiceRequest`` bytes of everything recorded so far."""
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
+        from opentelemetry.proto.common.v1 import common_pb2
+        from opentelemetry.proto.metrics.v1 import metrics_pb2 as mp
+        from opentelemetry.proto.resource.v1 import resource_pb2
+
+        now = time.time_ns()
+        req = ms.ExportMetricsServiceRequest()
+        rm = req.resource_metrics.add()
+        rm.resource.CopyFrom(resource_pb2.Resource.FromString(resource_message(resource)))
+        sm = rm.scope_metrics.add()
+        sm.scope.name = "axonize"
+        sm.scope.version = self._scope_version
+        by_name: dict[str, Any] = {}
+        for (name, key), h in sorted(self.histograms.items(), key=lambda kv: kv[0][0]):
+            metric = by_name.get(name)
+            if metric is None:
+                unit, desc, _ = INSTRUMENTS[name]
+                metric = by_name[name] = sm.metrics.add(name=name, unit=unit, description=desc)
+                metric.histogram.aggregation_temporality = mp.AGGREGATION_TEMPORALITY_CUMULATIVE
+            dp = metric.histogram.data_points.add(
+                start_time_unix_nano=self.start_ns, time_unix_nano=now, count=h.count,
+                sum=h.sum, bucket_counts=h.counts, explicit_bounds=[float(b) for b in h.bounds],
+                min=h.min, max=h.max,
+            )
+            for k, v in key:
+                dp.attributes.append(common_pb2.KeyValue(
+                    key=k, value=common_pb2.AnyValue(string_value=str(v))))
+        dropped = sm.metrics.add(name=sc.METRIC_DROPPED_SPANS, unit="{span}",
+                                 description="Finished spans dropped because the buffer was full.")
+        dropped.sum.aggregation_temporality = mp.AGGREGATION_TEMPORALITY_CUMULATIVE
+        dropped.sum.is_monotonic = True
+        dropped.sum.data_points.add(start_time_unix_nano=self.start_ns, time_unix_nano=now,
+                                    as_int=self.dropped_spans)
+        self._dirty = False
+        return bytes(req.SerializeToString())
+
+
+def _error_type(sp: Any) -> str:
+    for _, name, attrs in sp.events or ():
+        if name == "exception" and attrs:
+            return str(attrs.get("exception.type", "_OTHER"))
+    return "_OTHER"

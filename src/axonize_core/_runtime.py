@@ -1,0 +1,175 @@
+"""Process-wide state: ``init``, ``flush``, ``shutdown`` and the exit-time flush."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from axonize_core import __version__
+from axonize_core._config import Config, load_config
+from axonize_core._log import debug_once, enable_debug, logger
+from axonize_core._metrics import GenAiMetrics
+from axonize_core._otlp.encode import TraceEncoder
+from axonize_core._otlp.exporters import Exporter
+from axonize_core._processor import _FORK_CALLBACKS, BatchProcessor, ExportHook
+from axonize_core._span import PIPELINE, RECORDING, LlmSpan, _NullSink
+
+_lock = threading.RLock()
+
+
+class _State:
+    def __init__(self) -> None:
+        self.config: Config | None = None
+        self.processor: BatchProcessor | None = None
+        self.atexit_registered = False
+        self.init_hooks: list[Any] = []  # hook(config, processor) after each init
+        self.export_hooks: list[ExportHook] = []
+
+
+STATE = _State()
+
+
+def _is_llm(sp: Any) -> bool:
+    return type(sp) is LlmSpan or isinstance(sp, LlmSpan)
+
+
+def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
+    """Start tracing.  Every setting also comes from the environment (docs/configuration.md).
+
+    ``exporter`` is a name (``"otlp"``, ``"console"``, ``"file"``, ``"none"``) or an object with
+    ``export_traces``/``export_metrics``/``shutdown``.  Calling ``init`` again replaces the
+    previous configuration (its spans are flushed first).  Returns the effective configuration.
+    """
+    if isinstance(exporter, str):
+        settings["exporter"] = exporter
+        exporter = None
+    with _lock:
+        cfg = load_config(**settings)
+        if STATE.processor is not None:
+            _shutdown_locked(timeout=cfg.shutdown_timeout_ms / 1000)
+        if cfg.debug:
+            enable_debug()
+        STATE.config = cfg
+        if cfg.disabled:
+            RECORDING.on = False
+            PIPELINE.sink = _NullSink()
+            return cfg
+        resource = cfg.resource()
+        encoder = TraceEncoder(resource, "axonize", __version__, cfg.semconv)
+        metrics = GenAiMetrics(__version__) if cfg.metrics else None
+        try:
+            proc = BatchProcessor(cfg, encoder.encode, resource, exporter=exporter,
+                                  metrics=metrics, is_llm=_is_llm)
+        except Exception as exc:
+            # An exporter that cannot even be built (e.g. a bad certificate path) disables
+            # tracing instead of breaking the program.
+            logger.warning("axonize: tracing disabled: %s", exc)
+            RECORDING.on = False
+            PIPELINE.sink = _NullSink()
+            return cfg
+        proc.hooks.extend(STATE.export_hooks)
+        STATE.processor = proc
+        PIPELINE.sink = proc.buffer
+        PIPELINE.sample_all = cfg.sample_rate >= 1.0
+        PIPELINE.sample_bound = int(cfg.sample_rate * (1 << 64))
+        RECORDING.on = True
+        if not STATE.atexit_registered:
+            atexit.register(_at_exit)
+            STATE.atexit_registered = True
+        for hook in list(STATE.init_hooks):
+            try:
+                hook(cfg, proc)
+            except Exception:
+                debug_once(f"init-hook-{id(hook)}", "axonize: init hook failed", exc_info=True)
+        return cfg
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Export every finished span now; True if all of it was accepted within ``timeout`` s."""
+    proc = STATE.processor
+    if proc is None:
+        return True
+    try:
+        return proc.flush(timeout)
+    except Exception:
+        debug_once("flush", "axonize: flush failed", exc_info=True)
+        return False
+
+
+def shutdown(timeout: float = 5.0) -> bool:
+    """Flush within ``timeout`` s and stop tracing (spans become no-ops until ``init``)."""
+    with _lock:
+        return _shutdown_locked(timeout)
+
+
+def _shutdown_locked(timeout: float) -> bool:
+    RECORDING.on = False
+    proc, STATE.processor = STATE.processor, None
+    if proc is None:
+        return True
+    try:
+        return proc.shutdown(timeout)
+    except Exception:
+        debug_once("shutdown", "axonize: shutdown failed", exc_info=True)
+        return False
+    finally:
+        if PIPELINE.sink is proc.buffer:
+            PIPELINE.sink = _NullSink()
+
+
+def _at_exit() -> None:
+    cfg = STATE.config
+    timeout = cfg.shutdown_timeout_ms / 1000 if cfg is not None else 5.0
+    shutdown(timeout)
+
+
+def add_export_hook(hook: ExportHook) -> None:
+    """Run ``hook(batch)`` on the exporter thread before each batch is encoded (plugin API).
+
+    Hooks stay registered across ``init`` calls until ``remove_export_hook``.
+    """
+    if hook not in STATE.export_hooks:
+        STATE.export_hooks.append(hook)
+    proc = STATE.processor
+    if proc is not None and hook not in proc.hooks:
+        proc.hooks.append(hook)
+
+
+def remove_export_hook(hook: ExportHook) -> None:
+    if hook in STATE.export_hooks:
+        STATE.export_hooks.remove(hook)
+    proc = STATE.processor
+    if proc is not None and hook in proc.hooks:
+        proc.hooks.remove(hook)
+
+
+def stats() -> dict[str, int]:
+    """Counters of the running pipeline: exported, dropped and buffered spans."""
+    proc = STATE.processor
+    if proc is None:
+        return {"exported_spans": 0, "dropped_spans": 0, "buffered_spans": 0}
+    return {
+        "exported_spans": proc.exported_spans,
+        "dropped_spans": proc.dropped_spans,
+        "buffered_spans": len(proc.buffer),
+    }
+
+
+def _refresh_sink_after_fork() -> None:
+    proc = STATE.processor
+    if proc is not None:
+        PIPELINE.sink = proc.buffer
+
+
+_FORK_CALLBACKS.append(_refresh_sink_after_fork)
+
+
+def configured() -> Config | None:
+    return STATE.config
+
+
+__all__: Sequence[str] = (
+    "add_export_hook", "configured", "flush", "init", "remove_export_hook", "shutdown", "stats",
+)

@@ -1,0 +1,268 @@
+"""Axonize semantic conventions: every ``ai.*``, ``gpu.*`` and ``cost.*`` attribute name.
+
+Each name is a module constant, and :data:`ATTRIBUTES` describes it (type, unit, meaning and the
+standard OpenTelemetry GenAI name it maps to, if there is one).  ``docs/semconv.md`` is generated
+from :data:`ATTRIBUTES` (``python -m axonize semconv --write docs/semconv.md``), so the table and the code cannot
+drift apart.
+
+Spans are exported with the Axonize names, the standard ``gen_ai.*`` names, or both
+(``AXONIZE_SEMCONV=axonize|gen_ai|both``, default ``both``).  The translation is done by the
+background exporter thread, never on the caller's thread.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class AttributeSpec(NamedTuple):
+    """One documented attribute."""
+
+    name: str
+    type: str
+    unit: str
+    meaning: str
+    gen_ai: str = ""  # the standard OTel name it is exported as, "" if none exists
+
+
+# --- operation and model ---------------------------------------------------------------------
+AI_OPERATION_NAME = "ai.operation.name"
+AI_MODEL_NAME = "ai.model.name"
+AI_MODEL_VERSION = "ai.model.version"
+AI_MODEL_PROVIDER = "ai.model.provider"
+AI_RESPONSE_MODEL = "ai.response.model"
+
+# --- LLM generation --------------------------------------------------------------------------
+AI_LLM_TOKENS_INPUT = "ai.llm.tokens.input"
+AI_LLM_TOKENS_OUTPUT = "ai.llm.tokens.output"
+AI_LLM_TTFT_MS = "ai.llm.ttft_ms"
+AI_LLM_TPOT_MS = "ai.llm.tpot_ms"
+AI_LLM_TOKENS_PER_SECOND = "ai.llm.tokens_per_second"
+AI_LLM_FINISH_REASONS = "ai.llm.finish_reasons"
+AI_LLM_STREAM = "ai.llm.stream"
+AI_LLM_BATCH_SIZE = "ai.llm.batch_size"
+AI_LLM_REQUEST_MAX_TOKENS = "ai.llm.request.max_tokens"
+AI_LLM_REQUEST_TEMPERATURE = "ai.llm.request.temperature"
+AI_LLM_REQUEST_TOP_P = "ai.llm.request.top_p"
+AI_LLM_REQUEST_TOP_K = "ai.llm.request.top_k"
+AI_LLM_REQUEST_SEED = "ai.llm.request.seed"
+AI_LLM_REQUEST_NUM_BEAMS = "ai.llm.request.num_beams"
+AI_LLM_REQUEST_DO_SAMPLE = "ai.llm.request.do_sample"
+AI_LLM_PROMPT = "ai.llm.prompt"
+AI_LLM_COMPLETION = "ai.llm.completion"
+
+# --- server-side figures reported by an inference server --------------------------------------
+AI_SERVER_TOKENS_PER_SECOND = "ai.server.tokens_per_second"
+AI_SERVER_PREFILL_MS = "ai.server.prefill_ms"
+AI_SERVER_LOAD_MS = "ai.server.load_ms"
+AI_SERVER_TOTAL_MS = "ai.server.total_ms"
+AI_SERVER_QUEUE_MS = "ai.server.queue_ms"
+
+# --- embeddings and diffusion -----------------------------------------------------------------
+AI_EMBEDDING_DIMENSIONS = "ai.embedding.dimensions"
+AI_EMBEDDING_INPUTS = "ai.embedding.inputs"
+AI_DIFFUSION_STEPS = "ai.diffusion.steps"
+AI_DIFFUSION_STEP_MS_AVG = "ai.diffusion.step_ms.avg"
+AI_DIFFUSION_STEP_MS_MAX = "ai.diffusion.step_ms.max"
+AI_DIFFUSION_GUIDANCE_SCALE = "ai.diffusion.guidance_scale"
+AI_DIFFUSION_IMAGES = "ai.diffusion.images"
+AI_DIFFUSION_WIDTH = "ai.diffusion.width"
+AI_DIFFUSION_HEIGHT = "ai.diffusion.height"
+
+# --- GPU attribution --------------------------------------------------------------------------
+#: The devices a span ran on, as the process names them (``["cuda:0"]``).
+GPU_DEVICES = "gpu.devices"
+#: Number of GPUs attributed to the span; per-device figures follow as ``gpu.{i}.*``.
+GPU_COUNT = "gpu.count"
+
+# Suffixes of the per-device ``gpu.{i}.<suffix>`` attributes (``i`` counts from 0).
+GPU_UUID = "uuid"
+GPU_NAME = "name"
+GPU_VENDOR = "vendor"
+GPU_MIG_PROFILE = "mig.profile"
+GPU_COMPUTE_RESOURCE_ID = "compute_resource.id"
+GPU_RUNTIME_CONTEXT = "runtime.context"
+GPU_MEMORY_USED_BYTES = "memory.used_bytes"
+GPU_MEMORY_TOTAL_BYTES = "memory.total_bytes"
+GPU_UTILIZATION_AVG_PCT = "utilization.avg_pct"
+GPU_UTILIZATION_MAX_PCT = "utilization.max_pct"
+GPU_POWER_AVG_W = "power.avg_w"
+GPU_ENERGY_J = "energy_j"
+GPU_TEMPERATURE_C = "temperature_c"
+GPU_NODE = "node"
+GPU_POD = "k8s.pod"
+GPU_NAMESPACE = "k8s.namespace"
+GPU_CONTAINER = "k8s.container"
+
+
+def gpu_attr(index: int, suffix: str) -> str:
+    """``gpu_attr(0, GPU_UUID) == "gpu.0.uuid"``."""
+    return f"gpu.{index}.{suffix}"
+
+
+# --- cost -------------------------------------------------------------------------------------
+COST_GPU_USD = "cost.gpu_usd"
+COST_ENERGY_USD = "cost.energy_usd"
+COST_TOKENS_USD = "cost.tokens_usd"
+COST_TOTAL_USD = "cost.total_usd"
+COST_GPU_SECONDS = "cost.gpu_seconds"
+
+# --- standard OpenTelemetry GenAI names -------------------------------------------------------
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k"
+GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+
+# Metric instrument names (OTLP metrics exported by the background thread).
+METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+METRIC_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
+METRIC_TIME_PER_OUTPUT_TOKEN = "gen_ai.server.time_per_output_token"
+METRIC_TOKENS_PER_SECOND = AI_LLM_TOKENS_PER_SECOND
+METRIC_DROPPED_SPANS = "axonize.spans.dropped"
+
+# Operation names (values of ``gen_ai.operation.name``).
+OPERATION_CHAT = "chat"
+OPERATION_TEXT_COMPLETION = "text_completion"
+OPERATION_GENERATE_CONTENT = "generate_content"
+OPERATION_EMBEDDINGS = "embeddings"
+OPERATION_IMAGE_GENERATION = "image_generation"
+
+
+ATTRIBUTES: tuple[AttributeSpec, ...] = (
+    AttributeSpec(AI_OPERATION_NAME, "string", "", "What the span does: `chat`, "
+                  "`text_completion`, `embeddings`, `image_generation`, ...",
+                  GEN_AI_OPERATION_NAME),
+    AttributeSpec(AI_MODEL_NAME, "string", "", "Model asked for (name or local path).",
+                  GEN_AI_REQUEST_MODEL),
+    AttributeSpec(AI_MODEL_VERSION, "string", "", "Model version or revision, when known."),
+    AttributeSpec(AI_MODEL_PROVIDER, "string", "", "Who serves the model: `vllm`, `ollama`, "
+                  "`transformers`, `diffusers`, ...", GEN_AI_PROVIDER_NAME),
+    AttributeSpec(AI_RESPONSE_MODEL, "string", "", "Model that actually answered.",
+                  GEN_AI_RESPONSE_MODEL),
+    AttributeSpec(AI_LLM_TOKENS_INPUT, "int", "{token}", "Prompt tokens (summed over a batch).",
+                  GEN_AI_USAGE_INPUT_TOKENS),
+    AttributeSpec(AI_LLM_TOKENS_OUTPUT, "int", "{token}", "Generated tokens (summed over a "
+                  "batch, padding excluded).", GEN_AI_USAGE_OUTPUT_TOKENS),
+    AttributeSpec(AI_LLM_TTFT_MS, "double", "ms", "Time to first token: span start to the "
+                  "first generated token. Also the `gen_ai.server.time_to_first_token` metric "
+                  "(in s)."),
+    AttributeSpec(AI_LLM_TPOT_MS, "double", "ms", "Time per output token after the first: "
+                  "(end - first token) / (output tokens - 1). Also the "
+                  "`gen_ai.server.time_per_output_token` metric (in s)."),
+    AttributeSpec(AI_LLM_TOKENS_PER_SECOND, "double", "{token}/s", "Output tokens / span "
+                  "duration. No standard name exists; also exported as a histogram."),
+    AttributeSpec(AI_LLM_FINISH_REASONS, "string[]", "", "Why generation stopped, per "
+                  "sequence: `stop`, `length`, `eos`, ...", GEN_AI_RESPONSE_FINISH_REASONS),
+    AttributeSpec(AI_LLM_STREAM, "boolean", "", "Whether the output was streamed."),
+    AttributeSpec(AI_LLM_BATCH_SIZE, "int", "{sequence}", "Sequences generated in this call."),
+    AttributeSpec(AI_LLM_REQUEST_MAX_TOKENS, "int", "{token}", "Requested output token limit.",
+                  GEN_AI_REQUEST_MAX_TOKENS),
+    AttributeSpec(AI_LLM_REQUEST_TEMPERATURE, "double", "", "Sampling temperature.",
+                  GEN_AI_REQUEST_TEMPERATURE),
+    AttributeSpec(AI_LLM_REQUEST_TOP_P, "double", "", "Nucleus sampling threshold.",
+                  GEN_AI_REQUEST_TOP_P),
+    AttributeSpec(AI_LLM_REQUEST_TOP_K, "int", "", "Top-k sampling limit.", GEN_AI_REQUEST_TOP_K),
+    AttributeSpec(AI_LLM_REQUEST_SEED, "int", "", "Sampling seed.", GEN_AI_REQUEST_SEED),
+    AttributeSpec(AI_LLM_REQUEST_NUM_BEAMS, "int", "", "Beams in beam search."),
+    AttributeSpec(AI_LLM_REQUEST_DO_SAMPLE, "boolean", "", "Sampling (true) or greedy (false)."),
+    AttributeSpec(AI_LLM_PROMPT, "string", "", "Prompt text; only with "
+                  "`AXONIZE_CAPTURE_CONTENT=true`, truncated."),
+    AttributeSpec(AI_LLM_COMPLETION, "string", "", "Generated text; only with "
+                  "`AXONIZE_CAPTURE_CONTENT=true`, truncated."),
+    AttributeSpec(AI_SERVER_TOKENS_PER_SECOND, "double", "{token}/s", "Decode rate the "
+                  "inference server reports (e.g. Ollama `eval_count / eval_duration`)."),
+    AttributeSpec(AI_SERVER_PREFILL_MS, "double", "ms", "Prompt processing time the server "
+                  "reports."),
+    AttributeSpec(AI_SERVER_LOAD_MS, "double", "ms", "Model load time the server reports."),
+    AttributeSpec(AI_SERVER_TOTAL_MS, "double", "ms", "Total time the server reports."),
+    AttributeSpec(AI_SERVER_QUEUE_MS, "double", "ms", "Time the request waited in the "
+                  "server's queue."),
+    AttributeSpec(AI_EMBEDDING_DIMENSIONS, "int", "", "Dimensions of each embedding.",
+                  GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
+    AttributeSpec(AI_EMBEDDING_INPUTS, "int", "{input}", "Inputs embedded in the call."),
+    AttributeSpec(AI_DIFFUSION_STEPS, "int", "{step}", "Denoising steps run."),
+    AttributeSpec(AI_DIFFUSION_STEP_MS_AVG, "double", "ms", "Mean time per denoising step."),
+    AttributeSpec(AI_DIFFUSION_STEP_MS_MAX, "double", "ms", "Slowest denoising step."),
+    AttributeSpec(AI_DIFFUSION_GUIDANCE_SCALE, "double", "", "Classifier-free guidance scale."),
+    AttributeSpec(AI_DIFFUSION_IMAGES, "int", "{image}", "Images produced."),
+    AttributeSpec(AI_DIFFUSION_WIDTH, "int", "px", "Output width."),
+    AttributeSpec(AI_DIFFUSION_HEIGHT, "int", "px", "Output height."),
+    AttributeSpec(GPU_DEVICES, "string[]", "", "Devices the span ran on, as the process names "
+                  "them (`cuda:0`, `mps`)."),
+    AttributeSpec(GPU_COUNT, "int", "{gpu}", "GPUs attributed to the span."),
+    AttributeSpec("gpu.{i}." + GPU_UUID, "string", "", "Physical GPU UUID, or the MIG "
+                  "instance UUID."),
+    AttributeSpec("gpu.{i}." + GPU_NAME, "string", "", "Product name (`NVIDIA H100 80GB HBM3`).",
+                  "hw.model"),
+    AttributeSpec("gpu.{i}." + GPU_VENDOR, "string", "", "`nvidia`, `apple`, ...", "hw.vendor"),
+    AttributeSpec("gpu.{i}." + GPU_MIG_PROFILE, "string", "", "MIG profile (`1g.10gb`); absent "
+                  "on a whole GPU."),
+    AttributeSpec("gpu.{i}." + GPU_COMPUTE_RESOURCE_ID, "string", "", "Compute resource: the GPU "
+                  "UUID, or `<gpu uuid>/<gi>/<ci>` for a MIG instance."),
+    AttributeSpec("gpu.{i}." + GPU_RUNTIME_CONTEXT, "string", "", "How the process named the "
+                  "device (`cuda:0`)."),
+    AttributeSpec("gpu.{i}." + GPU_MEMORY_USED_BYTES, "int", "By", "Device memory in use at span "
+                  "end.", "hw.gpu.memory.usage"),
+    AttributeSpec("gpu.{i}." + GPU_MEMORY_TOTAL_BYTES, "int", "By", "Device memory size.",
+                  "hw.gpu.memory.limit"),
+    AttributeSpec("gpu.{i}." + GPU_UTILIZATION_AVG_PCT, "double", "%", "Mean utilization over "
+                  "the span; absent where the device cannot report it (MIG).",
+                  "hw.gpu.utilization"),
+    AttributeSpec("gpu.{i}." + GPU_UTILIZATION_MAX_PCT, "double", "%", "Peak utilization over "
+                  "the span."),
+    AttributeSpec("gpu.{i}." + GPU_POWER_AVG_W, "double", "W", "Mean board power over the span."),
+    AttributeSpec("gpu.{i}." + GPU_ENERGY_J, "double", "J", "Energy used during the span."),
+    AttributeSpec("gpu.{i}." + GPU_TEMPERATURE_C, "double", "Cel", "Temperature at span end."),
+    AttributeSpec("gpu.{i}." + GPU_NODE, "string", "", "Host name of the node."),
+    AttributeSpec("gpu.{i}." + GPU_POD, "string", "", "Kubernetes pod, from the downward API."),
+    AttributeSpec("gpu.{i}." + GPU_NAMESPACE, "string", "", "Kubernetes namespace."),
+    AttributeSpec("gpu.{i}." + GPU_CONTAINER, "string", "", "Kubernetes container."),
+    AttributeSpec(COST_GPU_SECONDS, "double", "s", "GPU-seconds the span used (MIG slices "
+                  "count their fraction)."),
+    AttributeSpec(COST_GPU_USD, "double", "USD", "GPU-seconds x the price per GPU-hour."),
+    AttributeSpec(COST_ENERGY_USD, "double", "USD", "Energy x the price per kWh."),
+    AttributeSpec(COST_TOKENS_USD, "double", "USD", "Tokens x the API price per 1k tokens."),
+    AttributeSpec(COST_TOTAL_USD, "double", "USD", "Sum of the cost figures above."),
+)
+
+#: Axonize name -> standard GenAI name, for the names that have one.
+GEN_AI_NAMES: dict[str, str] = {
+    a.name: a.gen_ai for a in ATTRIBUTES if a.gen_ai.startswith("gen_ai.")
+}
+
+SEMCONV_MODES = ("axonize", "gen_ai", "both")
+
+
+def markdown_table() -> str:
+    """The attribute table of docs/semconv.md."""
+    lines = [
+        "| Name | Type | Unit | Meaning | OTel name |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for a in ATTRIBUTES:
+        otel = f"`{a.gen_ai}`" if a.gen_ai else ""
+        unit = f"`{a.unit}`" if a.unit else ""
+        lines.append(f"| `{a.name}` | {a.type} | {unit} | {a.meaning} | {otel} |")
+    return "\n".join(lines) + "\n"
+
+
+DOC_BEGIN = "<!-- BEGIN GENERATED: python -m axonize semconv --write docs/semconv.md -->\n"
+DOC_END = "<!-- END GENERATED -->\n"
+
+
+def render_doc(existing: str) -> str:
+    """Replace the generated section of docs/semconv.md with the current table."""
+    head, _, rest = existing.partition(DOC_BEGIN)
+    _, _, tail = rest.partition(DOC_END)
+    return head + DOC_BEGIN + markdown_table() + DOC_END + tail

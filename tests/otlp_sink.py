@@ -1,0 +1,182 @@
+"""Real OTLP receivers for the tests: a gRPC server and an HTTP server on 127.0.0.1.
+
+They decode what arrives with the official ``opentelemetry-proto`` classes, so a test asserts on
+exactly what any OTLP backend would see.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+import time
+from concurrent import futures
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+from opentelemetry.proto.common.v1 import common_pb2
+
+
+def any_value(v: common_pb2.AnyValue) -> Any:
+    kind = v.WhichOneof("value")
+    if kind == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+    return getattr(v, kind) if kind else None
+
+
+def attrs(kvs: Any) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in kvs}
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.trace_requests: list[ts.ExportTraceServiceRequest] = []
+        self.metric_requests: list[ms.ExportMetricsServiceRequest] = []
+        self.metadata: list[dict[str, str]] = []
+        self.attempts = 0
+        self.fail_next: list[Any] = []  # status codes (gRPC) or ints (HTTP) to answer first
+        self.delay_s = 0.0
+        self.arrived = threading.Condition(self.lock)
+
+    # -------------------------------------------------------------- views
+    def spans(self) -> list[Any]:
+        with self.lock:
+            return [s for r in self.trace_requests for rs in r.resource_spans
+                    for ss in rs.scope_spans for s in ss.spans]
+
+    def resource_spans(self) -> list[Any]:
+        with self.lock:
+            return [rs for r in self.trace_requests for rs in r.resource_spans]
+
+    def metrics(self) -> dict[str, Any]:
+        """Latest value of each metric by name (the exports are cumulative)."""
+        out: dict[str, Any] = {}
+        with self.lock:
+            for r in self.metric_requests:
+                for rm in r.resource_metrics:
+                    for sm in rm.scope_metrics:
+                        for m in sm.metrics:
+                            out[m.name] = m
+        return out
+
+    def wait_for_spans(self, n: int, timeout: float = 10.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.spans()
+            if len(got) >= n:
+                return got
+            time.sleep(0.01)
+        return self.spans()
+
+
+class GrpcSink(_Recorder):
+    """OTLP/gRPC TraceService and MetricsService on a free loopback port."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        handlers = {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                self._export_traces,
+                request_deserializer=ts.ExportTraceServiceRequest.FromString,
+                response_serializer=ts.ExportTraceServiceResponse.SerializeToString,
+            )
+        }
+        metric_handlers = {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                self._export_metrics,
+                request_deserializer=ms.ExportMetricsServiceRequest.FromString,
+                response_serializer=ms.ExportMetricsServiceResponse.SerializeToString,
+            )
+        }
+        self.server.add_generic_rpc_handlers((
+            grpc.method_handlers_generic_handler(
+                "opentelemetry.proto.collector.trace.v1.TraceService", handlers),
+            grpc.method_handlers_generic_handler(
+                "opentelemetry.proto.collector.metrics.v1.MetricsService", metric_handlers),
+        ))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.server.start()
+
+    def _gate(self, context: grpc.ServicerContext) -> None:
+        with self.lock:
+            self.attempts += 1
+            self.metadata.append(dict(context.invocation_metadata()))
+            code = self.fail_next.pop(0) if self.fail_next else None
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if code is not None:
+            context.abort(code, "test sink refused this request")
+
+    def _export_traces(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._gate(context)
+        with self.lock:
+            self.trace_requests.append(request)
+        return ts.ExportTraceServiceResponse()
+
+    def _export_metrics(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._gate(context)
+        with self.lock:
+            self.metric_requests.append(request)
+        return ms.ExportMetricsServiceResponse()
+
+    def stop(self) -> None:
+        self.server.stop(grace=None)
+
+
+class HttpSink(_Recorder):
+    """OTLP/HTTP (protobuf) on a free loopback port."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with sink.lock:
+                    sink.attempts += 1
+                    sink.metadata.append({k.lower(): v for k, v in self.headers.items()})
+                    status = sink.fail_next.pop(0) if sink.fail_next else 200
+                if sink.delay_s:
+                    time.sleep(sink.delay_s)
+                if status == 200:
+                    if self.headers.get("content-encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    with sink.lock:
+                        if self.path == "/v1/traces":
+                            sink.trace_requests.append(
+                                ts.ExportTraceServiceRequest.FromString(body))
+                        elif self.path == "/v1/metrics":
+                            sink.metric_requests.append(
+                                ms.ExportMetricsServiceRequest.FromString(body))
+                        else:
+                            status = 404
+                payload = b"" if status == 200 else b"refused by the test sink"
+                self.send_response(status)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
