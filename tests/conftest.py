@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from otlp_sink import GrpcSink, HttpSink, attrs  # noqa: E402
+from otlp_sink import GrpcSink, HttpSink, attrs
 
-import axonize  # noqa: E402
+import axonize
 
 _ENV_PREFIXES = ("AXONIZE_", "OTEL_")
 

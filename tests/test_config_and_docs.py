@@ -42,9 +42,9 @@ def test_bad_environment_value_is_ignored_with_a_warning(
 def test_bad_keyword_argument_raises_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"sample_rate=2.*from 0 to 1"):
         axonize.init(sample_rate=2)
-    with pytest.raises(ValueError, match="unknown setting 'servce_name'.*service_name"):
+    with pytest.raises(ValueError, match=r"unknown setting 'servce_name'.*service_name"):
         axonize.init(servce_name="x")
-    with pytest.raises(ValueError, match="http/json is not supported"):
+    with pytest.raises(ValueError, match=r"http/json is not supported"):
         axonize.init(protocol="http/json")
 
 

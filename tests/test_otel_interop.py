@@ -31,9 +31,8 @@ def otel() -> Iterator[InMemorySpanExporter]:
 def test_axonize_span_inside_otel_span_is_its_child(
         traced: GrpcSink, otel: InMemorySpanExporter) -> None:
     tracer = trace.get_tracer("app")
-    with tracer.start_as_current_span("http request") as otel_span:
-        with axonize.llm_span(model="m"):
-            pass
+    with tracer.start_as_current_span("http request") as otel_span, axonize.llm_span(model="m"):
+        pass
     axonize.flush(5)
     (ax,) = traced.wait_for_spans(1)
     ctx = otel_span.get_span_context()
@@ -44,10 +43,9 @@ def test_axonize_span_inside_otel_span_is_its_child(
 def test_otel_span_inside_axonize_span_is_its_child(
         traced: GrpcSink, otel: InMemorySpanExporter) -> None:
     tracer = trace.get_tracer("db")
-    with axonize.span("pipeline"):
-        with tracer.start_as_current_span("vector search"):
-            with axonize.span("rerank"):
-                pass
+    with (axonize.span("pipeline"), tracer.start_as_current_span("vector search"),
+          axonize.span("rerank")):
+        pass
     axonize.flush(5)
     spans = by_name(traced.wait_for_spans(2))
     (otel_span,) = otel.get_finished_spans()

@@ -44,9 +44,8 @@ def test_children_share_the_trace_and_point_at_their_parent(traced: GrpcSink) ->
     with axonize.span("request"):
         with axonize.span("tokenize"):
             pass
-        with axonize.span("generate"):
-            with axonize.span("decode step"):
-                pass
+        with axonize.span("generate"), axonize.span("decode step"):
+            pass
     axonize.flush(5)
     spans = by_name(traced.wait_for_spans(4))
     root = spans["request"]
@@ -290,9 +289,8 @@ def test_head_sampling_is_parent_based(sink: GrpcSink) -> None:
 def test_sample_rate_zero_exports_nothing(sink: GrpcSink) -> None:
     axonize.init(endpoint=sink.endpoint, sample_rate=0.0, flush_interval_ms=50)
     for _ in range(50):
-        with axonize.span("root"):
-            with axonize.llm_span(model="m") as s:
-                s.record_token()
+        with axonize.span("root"), axonize.llm_span(model="m") as s:
+            s.record_token()
     axonize.flush(5)
     assert sink.spans() == []
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from axonize_core._decorators import trace  # noqa: E402
-from axonize_core._runtime import (  # noqa: E402
+from axonize_core._decorators import trace
+from axonize_core._runtime import (
     add_export_hook,
     configured,
     flush,
@@ -18,7 +18,7 @@ from axonize_core._runtime import (  # noqa: E402
     shutdown,
     stats,
 )
-from axonize_core._span import (  # noqa: E402
+from axonize_core._span import (
     LlmSpan,
     NoopSpan,
     Span,

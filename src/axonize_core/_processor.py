@@ -1,4 +1,4 @@
-"""The exporter thread: drains the ring buffer, derives, encodes and exports off the caller's thread.
+"""The exporter thread: drains the ring buffer, then derives, encodes and exports spans.
 
 A daemon thread wakes every ``flush_interval_ms``, or as soon as ``batch_size`` spans wait, and
 exports everything waiting in batches.  Export hooks (GPU attribution, cost) and metric
@@ -141,10 +141,8 @@ class BatchProcessor:
         while self._flushes:
             flushes.append(self._flushes.popleft())
         now = time.monotonic()
-        if flushes:
-            deadline = min(d for _, d in flushes)
-        else:
-            deadline = now + self._cfg.max_retry_ms / 1000
+        retry_s = self._cfg.max_retry_ms / 1000
+        deadline = min(d for _, d in flushes) if flushes else now + retry_s
         self._export_waiting(deadline, drain_all=bool(flushes) or self._stopping)
         if self.metrics is not None and (flushes or self._stopping or now >= self._next_metrics):
             self._export_metrics(deadline)
@@ -153,20 +151,19 @@ class BatchProcessor:
             done.set()
 
     def _export_waiting(self, deadline: float, drain_all: bool) -> None:
+        """Export what waits; without a flush only what is here now, so a cycle always ends."""
         buf = self.buffer
         batch_size = self._cfg.batch_size
-        # Without a flush, take only what is here now so one cycle cannot run forever.
-        budget = len(buf)
-        while True:
-            if not drain_all:
-                if budget <= 0:
-                    break
-            batch = buf.drain(min(batch_size, budget) if not drain_all else batch_size)
+        budget = None if drain_all else len(buf)
+        while budget is None or budget > 0:
+            batch = buf.drain(batch_size if budget is None else min(batch_size, budget))
             if not batch:
                 break
-            budget -= len(batch)
-            self._export_batch(batch, deadline if drain_all else
-                               time.monotonic() + self._cfg.max_retry_ms / 1000)
+            if budget is not None:
+                budget -= len(batch)
+            batch_deadline = (deadline if drain_all
+                              else time.monotonic() + self._cfg.max_retry_ms / 1000)
+            self._export_batch(batch, batch_deadline)
             if drain_all and time.monotonic() >= deadline:
                 break
 

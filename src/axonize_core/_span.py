@@ -149,6 +149,7 @@ class Span:
         self.status_message = ""
         self.gpus: Sequence[str] | None = None
         self._otel_token: object = None
+        self._token: Token[Span | None] | None  # set by __enter__
         self.end_ns = 0
 
     # -------------------------------------------------------------- lifecycle
@@ -215,9 +216,10 @@ class Span:
     def start(self, activate: bool = False) -> Span:
         """Start the span as a child of the current one without (by default) making it current."""
         self.__enter__()
-        if not activate:
+        token = self._token
+        if not activate and token is not None:
             try:
-                CURRENT.reset(self._token)
+                CURRENT.reset(token)
             except (ValueError, RuntimeError):
                 pass
             self._token = None

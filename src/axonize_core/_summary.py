@@ -67,6 +67,13 @@ def iter_spans(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
                     yield span
 
 
+def _walk(span: dict[str, Any], depth: int, children: dict[str, list[dict[str, Any]]],
+          out: IO[str]) -> None:
+    out.write("  " + "  " * depth + format_span_line(span)[len("[axonize] "):] + "\n")
+    for child in children.get(span.get("spanId", ""), []):
+        _walk(child, depth + 1, children, out)
+
+
 def _percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     if not s:
@@ -100,13 +107,8 @@ def summarize(lines: Iterable[str], out: IO[str], max_traces: int = 5) -> int:
             else:
                 roots.append(s)
 
-        def walk(s: dict[str, Any], depth: int) -> None:
-            out.write("  " + "  " * depth + format_span_line(s)[len("[axonize] "):] + "\n")
-            for c in children.get(s.get("spanId", ""), []):
-                walk(c, depth + 1)
-
         for r in roots:
-            walk(r, 0)
+            _walk(r, 0, children, out)
         out.write("\n")
     models: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for s in spans:

@@ -1,9 +1,9 @@
 """Axonize semantic conventions: every ``ai.*``, ``gpu.*`` and ``cost.*`` attribute name.
 
 Each name is a module constant, and :data:`ATTRIBUTES` describes it (type, unit, meaning and the
-standard OpenTelemetry GenAI name it maps to, if there is one).  ``docs/semconv.md`` is generated
-from :data:`ATTRIBUTES` (``python -m axonize semconv --write docs/semconv.md``), so the table and the code cannot
-drift apart.
+standard OpenTelemetry GenAI name it maps to, if there is one).  The table in docs/semconv.md is
+generated from :data:`ATTRIBUTES` (``python -m axonize semconv --write docs/semconv.md``) and a
+test compares them, so the table and the code cannot drift apart.
 
 Spans are exported with the Axonize names, the standard ``gen_ai.*`` names, or both
 (``AXONIZE_SEMCONV=axonize|gen_ai|both``, default ``both``).  The translation is done by the

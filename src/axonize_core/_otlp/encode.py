@@ -239,7 +239,7 @@ class TraceEncoder:
                 if attrs:
                     if mode != "axonize":
                         attrs = translate(attrs, mode)
-                    for k, v in attrs.items():  # type: ignore[union-attr]
+                    for k, v in attrs.items():
                         enc = kv(k, v)
                         if enc is not None:
                             chunks.append(enc)
