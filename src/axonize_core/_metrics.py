@@ -14,8 +14,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from axonize_core import _record as R
 from axonize_core import semconv as sc
 from axonize_core._otlp.encode import resource_message
+from axonize_core._record import Record
 
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
                     40.96, 81.92)
@@ -62,7 +64,7 @@ class Histogram:
 
 
 class GenAiMetrics:
-    """Aggregates LLM spans into histograms; encodes ``ExportMetricsServiceRequest`` bytes."""
+    """Aggregates LLM span records into histograms; encodes ``ExportMetricsServiceRequest``."""
 
     def __init__(self, scope_version: str = "") -> None:
         self.start_ns = time.time_ns()
@@ -77,30 +79,31 @@ class GenAiMetrics:
             h = self.histograms[(name, key)] = Histogram(INSTRUMENTS[name][2])
         return h
 
-    def record_span(self, sp: Any) -> None:
-        """Fold one finished LLM span (anything with ``operation``/``model``) in."""
-        key_items: list[tuple[str, Any]] = [(sc.GEN_AI_OPERATION_NAME, sp.operation)]
-        if sp.model is not None:
-            key_items.append((sc.GEN_AI_REQUEST_MODEL, str(sp.model)))
-        if sp.provider is not None:
-            key_items.append((sc.GEN_AI_PROVIDER_NAME, str(sp.provider)))
-        if sp.status_code == 2:
-            key_items.append(("error.type", _error_type(sp)))
+    def record_span(self, rec: Record) -> None:
+        """Fold one finished LLM span record in."""
+        llm = rec[R.LLM]
+        key_items: list[tuple[str, Any]] = [(sc.GEN_AI_OPERATION_NAME, str(llm[R.OPERATION]))]
+        if llm[R.MODEL] is not None:
+            key_items.append((sc.GEN_AI_REQUEST_MODEL, str(llm[R.MODEL])))
+        if llm[R.PROVIDER] is not None:
+            key_items.append((sc.GEN_AI_PROVIDER_NAME, str(llm[R.PROVIDER])))
+        if rec[R.STATUS_CODE] == 2:
+            key_items.append(("error.type", _error_type(rec[R.EVENTS])))
         key = tuple(key_items)
-        duration_s = max(0, sp.end_ns - sp.start_ns) / 1e9
+        start, end, first = rec[R.START_NS], rec[R.END_NS], llm[R.FIRST_TOKEN_NS]
+        duration_s = max(0, end - start) / 1e9
         self._hist(sc.METRIC_OPERATION_DURATION, key).record(duration_s)
-        if sp.tokens_input is not None:
+        if llm[R.TOKENS_INPUT] is not None:
             self._hist(sc.METRIC_TOKEN_USAGE, (*key, (sc.GEN_AI_TOKEN_TYPE, "input"))).record(
-                sp.tokens_input)
-        out = sp.output_tokens()
+                llm[R.TOKENS_INPUT])
+        out = R.output_tokens(llm)
         if out is not None:
             self._hist(sc.METRIC_TOKEN_USAGE, (*key, (sc.GEN_AI_TOKEN_TYPE, "output"))).record(out)
-        if sp.first_token_ns:
-            self._hist(sc.METRIC_TIME_TO_FIRST_TOKEN, key).record(
-                max(0, sp.first_token_ns - sp.start_ns) / 1e9)
+        if first:
+            self._hist(sc.METRIC_TIME_TO_FIRST_TOKEN, key).record(max(0, first - start) / 1e9)
             if out is not None and out > 1:
                 self._hist(sc.METRIC_TIME_PER_OUTPUT_TOKEN, key).record(
-                    max(0, sp.end_ns - sp.first_token_ns) / 1e9 / (out - 1))
+                    max(0, end - first) / 1e9 / (out - 1))
         if out and duration_s > 0:
             self._hist(sc.METRIC_TOKENS_PER_SECOND, key).record(out / duration_s)
         self._dirty = True
@@ -153,8 +156,8 @@ class GenAiMetrics:
         return bytes(req.SerializeToString())
 
 
-def _error_type(sp: Any) -> str:
-    for _, name, attrs in sp.events or ():
+def _error_type(events: Any) -> str:
+    for _, name, attrs in events or ():
         if name == "exception" and attrs:
             return str(attrs.get("exception.type", "_OTHER"))
     return "_OTHER"

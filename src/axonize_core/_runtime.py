@@ -14,7 +14,8 @@ from axonize_core._metrics import GenAiMetrics
 from axonize_core._otlp.encode import TraceEncoder
 from axonize_core._otlp.exporters import Exporter
 from axonize_core._processor import _FORK_CALLBACKS, BatchProcessor, ExportHook
-from axonize_core._span import PIPELINE, RECORDING, LlmSpan, _NullSink
+from axonize_core._record import is_llm
+from axonize_core._span import PIPELINE, RECORDING, _NullSink
 
 _lock = threading.RLock()
 
@@ -29,10 +30,6 @@ class _State:
 
 
 STATE = _State()
-
-
-def _is_llm(sp: Any) -> bool:
-    return type(sp) is LlmSpan or isinstance(sp, LlmSpan)
 
 
 def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
@@ -61,7 +58,7 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
         metrics = GenAiMetrics(__version__) if cfg.metrics else None
         try:
             proc = BatchProcessor(cfg, encoder.encode, resource, exporter=exporter,
-                                  metrics=metrics, is_llm=_is_llm)
+                                  metrics=metrics, is_llm=is_llm)
         except Exception as exc:
             # An exporter that cannot even be built (e.g. a bad certificate path) disables
             # tracing instead of breaking the program.

@@ -167,11 +167,20 @@ class Span:
             self.trace_id = tid
             self.parent_span_id = 0
             p = PIPELINE
-            self.sampled = p.sample_all or (tid & _MASK64) < p.sample_bound
-        else:
+            if not (p.sample_all or (tid & _MASK64) < p.sample_bound):
+                # Sampled out: current (so that children follow the decision), nothing else.
+                self.span_id = self.start_ns = 0
+                self._token = CURRENT.set(self)
+                return self
+        elif parent.sampled:
             self.trace_id = parent.trace_id
             self.parent_span_id = parent.span_id
-            self.sampled = parent.sampled
+        else:  # a child of a sampled-out span: the parent stays current, nothing to record
+            self._token = None
+            self.trace_id = parent.trace_id
+            self.span_id = self.parent_span_id = self.start_ns = 0
+            return self
+        self.sampled = True
         self.span_id = _getrandbits(64)
         self._token = CURRENT.set(self)
         self.start_ns = _time_ns()
@@ -183,9 +192,6 @@ class Span:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.end_ns = _time_ns()
-        if exc is not None:
-            self._fail(exc)
         token = self._token
         if token is not None:
             try:
@@ -195,11 +201,16 @@ class Span:
         if self._otel_token is not None:
             self._detach_otel()
         if self.sampled:
-            sink = PIPELINE.sink  # RingBuffer.push, inlined
+            end = self.end_ns = _time_ns()
+            if exc is not None:
+                self._fail(exc)
+            sink = PIPELINE.sink  # RingBuffer.push, inlined; the record layout is _record's
             items = sink.items
             if len(items) >= sink.wake_at:
                 sink.crowded()
-            items.append(self)
+            items.append((self.name, self.trace_id, self.span_id, self.parent_span_id,
+                          self.start_ns, end, self.kind, self.attributes, self.events,
+                          self.status_code, self.status_message, self.gpus, None))
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -229,13 +240,18 @@ class Span:
 
     def end(self, exc: BaseException | None = None) -> None:
         """End a span started with :meth:`start` (idempotent)."""
-        if self.end_ns:
+        if self.end_ns or not self.sampled:
             return
         self.end_ns = _time_ns()
         if exc is not None:
             self._fail(exc)
-        if self.sampled:
-            PIPELINE.sink.push(self)
+        PIPELINE.sink.push(self.record())
+
+    def record(self) -> tuple[Any, ...]:
+        """The finished span as the exporter thread takes it (layout: ``_record``)."""
+        return (self.name, self.trace_id, self.span_id, self.parent_span_id, self.start_ns,
+                self.end_ns, self.kind, self.attributes, self.events, self.status_code,
+                self.status_message, self.gpus, None)
 
     def activate(self) -> Token[Span | None]:
         """Make this span current (for code that runs on its behalf); undo with ``deactivate``."""
@@ -350,18 +366,6 @@ class Span:
         except Exception:
             pass
 
-    # -------------------------------------------------------------- export view
-    def export_name(self) -> str:
-        return self.name or "span"
-
-    def export_attributes(self) -> dict[str, Any] | None:
-        """Attributes as recorded (exporter thread)."""
-        a = self.attributes
-        if self.gpus is not None:
-            a = dict(a) if a else {}
-            a.setdefault(sc.GPU_DEVICES, self.gpus)
-        return a
-
     def get_span_context(self) -> _otel_trace.SpanContext:
         """This span's identity as an OTel ``SpanContext`` (for propagation)."""
         return _otel_trace.SpanContext(
@@ -370,7 +374,7 @@ class Span:
         )
 
     def __repr__(self) -> str:
-        return f"<Span {self.export_name()!r} span_id={getattr(self, 'span_id', 0):016x}>"
+        return f"<{type(self).__name__} {self.name!r} span_id={getattr(self, 'span_id', 0):016x}>"
 
 
 class LlmSpan(Span):
@@ -433,46 +437,33 @@ class LlmSpan(Span):
         """Mark the first token explicitly (when tokens are not counted one by one)."""
         self.first_token_ns = time_ns or _time_ns()
 
-    def export_name(self) -> str:
-        if self.name:
-            return self.name
-        return f"{self.operation} {self.model}" if self.model else self.operation
+    def record(self) -> tuple[Any, ...]:
+        return (self.name, self.trace_id, self.span_id, self.parent_span_id, self.start_ns,
+                self.end_ns, self.kind, self.attributes, self.events, self.status_code,
+                self.status_message, self.gpus,
+                (self.operation, self.model, self.model_version, self.provider,
+                 self.tokens_input, self.tokens_output, self.token_count, self.first_token_ns))
 
-    def output_tokens(self) -> int | None:
-        if self.tokens_output is not None:
-            return self.tokens_output
-        return self.token_count if self.token_count or self.first_token_ns else None
-
-    def ttft_ms(self) -> float | None:
-        if not self.first_token_ns:
-            return None
-        return max(0, self.first_token_ns - self.start_ns) / 1e6
-
-    def export_attributes(self) -> dict[str, Any] | None:
-        a: dict[str, Any] = {sc.AI_OPERATION_NAME: self.operation}
-        if self.model is not None:
-            a[sc.AI_MODEL_NAME] = self.model
-        if self.model_version is not None:
-            a[sc.AI_MODEL_VERSION] = self.model_version
-        if self.provider is not None:
-            a[sc.AI_MODEL_PROVIDER] = self.provider
-        if self.tokens_input is not None:
-            a[sc.AI_LLM_TOKENS_INPUT] = self.tokens_input
-        out = self.output_tokens()
-        if out is not None:
-            a[sc.AI_LLM_TOKENS_OUTPUT] = out
-        duration_ns = self.end_ns - self.start_ns
-        if self.first_token_ns:
-            a[sc.AI_LLM_TTFT_MS] = max(0, self.first_token_ns - self.start_ns) / 1e6
-            if out is not None and out > 1:
-                a[sc.AI_LLM_TPOT_MS] = max(0, self.end_ns - self.first_token_ns) / 1e6 / (out - 1)
-        if out and duration_ns > 0:
-            a[sc.AI_LLM_TOKENS_PER_SECOND] = out / (duration_ns / 1e9)
-        if self.gpus is not None:
-            a[sc.GPU_DEVICES] = self.gpus
-        if self.attributes:
-            a.update(self.attributes)
-        return a
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Span.__exit__ pushes a plain record; an LLM span's record carries its LLM fields.
+        token = self._token
+        if token is not None:
+            try:
+                CURRENT.reset(token)
+            except (ValueError, RuntimeError):
+                pass
+        if self._otel_token is not None:
+            self._detach_otel()
+        if self.sampled:
+            self.end_ns = _time_ns()
+            if exc is not None:
+                self._fail(exc)
+            PIPELINE.sink.push(self.record())
 
 
 class NoopSpan:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from axonize_core import semconv as sc
+from axonize_core._record import export_attributes, export_name
 
 _LEN = [bytes((i,)) for i in range(128)]
 _INT64_MIN = -(1 << 63)
@@ -34,7 +35,8 @@ _FLAGS_LOCAL = b"\x85\x01" + struct.pack("<I", 0x101)
 _FLAGS_REMOTE = b"\x85\x01" + struct.pack("<I", 0x301)
 _KINDS = [b"\x30" + bytes((k,)) for k in range(6)]
 
-_CACHE_LIMIT = 8192
+_CACHE_LIMIT = 2048  # keys and span names
+_VALUES_PER_KEY = 32  # cached encodings of (key, value) pairs, per key
 
 
 def varint(n: int) -> bytes:
@@ -148,6 +150,30 @@ def translate(attrs: dict[str, Any] | None, mode: str) -> dict[str, Any] | None:
 
 _GEN_AI_NAMES = sc.GEN_AI_NAMES
 _GEN_AI_KEYS = frozenset(_GEN_AI_NAMES)
+_GEN_AI_TARGETS = frozenset(_GEN_AI_NAMES.values())
+_TRUE = b"\x10\x01"
+_FALSE = b"\x10\x00"
+
+
+class _KeyEncoding:
+    """How one attribute key is written: its key field(s) and its cached whole fields."""
+
+    __slots__ = ("bools", "plan", "values")
+
+    def __init__(self, plan: tuple[bytes, ...]) -> None:
+        self.plan = plan  # one encoded key per exported name (two under semconv=both)
+        self.values: dict[Any, bytes] = {}  # str and int values -> complete encoded fields
+        self.bools = (self.field_for(_FALSE), self.field_for(_TRUE))
+
+    def field_for(self, av: bytes) -> bytes:
+        """Field(s) 9 of Span holding ``KeyValue(key, av)`` for every name in the plan."""
+        alen = len(av)
+        vfield = b"\x12" + (_LEN[alen] if alen < 0x80 else varint(alen))
+        parts: list[bytes] = []
+        for kb in self.plan:
+            blen = len(kb) + len(vfield) + alen
+            parts += (b"\x4a", _LEN[blen] if blen < 0x80 else varint(blen), kb, vfield, av)
+        return b"".join(parts)
 
 
 class TraceEncoder:
@@ -163,27 +189,62 @@ class TraceEncoder:
         self._resource_field = field(b"\x0a", resource_message(resource))
         self._scope_field = field(b"\x0a", scope_message(scope_name, scope_version))
         self._semconv = semconv
-        self._kv_cache: dict[tuple[str, Any, type], bytes] = {}
+        self._keys: dict[str, _KeyEncoding] = {}
         self._name_cache: dict[str, bytes] = {}
 
     # ------------------------------------------------------------------ pieces
+    def _key_encoding(self, key: str) -> _KeyEncoding:
+        names = [key]
+        genai = _GEN_AI_NAMES.get(key) if self._semconv != "axonize" else None
+        if genai is not None:
+            names = [genai] if self._semconv == "gen_ai" else [key, genai]
+        enc = _KeyEncoding(tuple(field(b"\x0a", n.encode("utf-8", "replace")) for n in names))
+        if len(self._keys) >= _CACHE_LIMIT:
+            self._keys.clear()
+        self._keys[key] = enc
+        return enc
+
+    def _attributes(self, attrs: Mapping[str, Any], out: list[bytes]) -> None:
+        """Append the span's ``attributes`` fields (field 9) to ``out``.
+
+        The complete encoded field of a (key, value) pair that repeats (model names, routes,
+        small counts) is cached; under ``semconv=both`` it already holds both names.
+        """
+        keys = self._keys
+        if self._semconv != "axonize" and not _GEN_AI_TARGETS.isdisjoint(attrs):
+            # The user set gen_ai.* names themselves: translate explicitly, then encode as is.
+            for k, v in (translate(dict(attrs), self._semconv) or {}).items():
+                av = any_value(v)
+                if av is not None:
+                    out.append(_KeyEncoding((field(b"\x0a", str(k).encode()),)).field_for(av))
+            return
+        append = out.append
+        for k, v in attrs.items():
+            enc = keys.get(k)
+            if enc is None:
+                enc = self._key_encoding(k)
+            t = type(v)
+            if t is str or t is int:
+                full = enc.values.get(v)
+                if full is None:
+                    av = any_value(v)
+                    if av is None:
+                        continue
+                    full = enc.field_for(av)
+                    if len(enc.values) < _VALUES_PER_KEY:  # beyond: a high-cardinality key
+                        enc.values[v] = full
+                append(full)
+            elif t is float:
+                append(enc.field_for(b"\x21" + _pack_double(v)))
+            elif t is bool:
+                append(enc.bools[v])
+            else:
+                av = any_value(v)
+                if av is not None:
+                    append(enc.field_for(av))
+
     def _kv(self, key: str, v: Any) -> bytes | None:
-        """A span attribute, tagged as field 9 of Span; cached when the value repeats."""
-        t = type(v)
-        if t is str or t is int or t is bool:
-            ck = (key, v, t)
-            hit = self._kv_cache.get(ck)
-            if hit is not None:
-                return hit
-            kv = key_value(key, v)
-            if kv is None:
-                return None
-            out = field(b"\x4a", kv)
-            cache = self._kv_cache
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            cache[ck] = out
-            return out
+        """One attribute as field 9 of Span, names untranslated (OTel SDK spans)."""
         kv = key_value(key, v)
         return None if kv is None else field(b"\x4a", kv)
 
@@ -219,34 +280,28 @@ class TraceEncoder:
         return field(b"\x0a", resource_field + field(b"\x12", scope_spans))
 
     # ------------------------------------------------------------------ axonize spans
-    def encode(self, spans: Sequence[Any]) -> bytes:
-        """``ExportTraceServiceRequest`` bytes for Axonize spans (one resource, one scope)."""
+    def encode(self, records: Sequence[Any]) -> bytes:
+        """``ExportTraceServiceRequest`` bytes for Axonize span records (``_record``)."""
         parts = []
-        kv = self._kv
         name_of = self._name
-        mode = self._semconv
-        for sp in spans:
+        encode_attributes = self._attributes
+        for rec in records:
             try:
-                tid = sp.trace_id
-                chunks = [_pack_ids(0x0A, 0x10, tid >> 64, tid & _MASK64, 0x12, 0x08, sp.span_id)]
-                pid = sp.parent_span_id
+                tid = rec[1]
+                chunks = [_pack_ids(0x0A, 0x10, tid >> 64, tid & _MASK64, 0x12, 0x08, rec[2])]
+                pid = rec[3]
                 if pid:
                     chunks.append(_pack_parent(0x22, 0x08, pid))
-                chunks.append(name_of(sp.export_name()))
-                chunks.append(_KINDS[sp.kind])
-                chunks.append(_pack_times(0x39, sp.start_ns, 0x41, sp.end_ns or sp.start_ns))
-                attrs = sp.export_attributes()
+                chunks.append(name_of(rec[0] or export_name(rec)))
+                chunks.append(_KINDS[rec[6]])
+                chunks.append(_pack_times(0x39, rec[4], 0x41, rec[5]))
+                attrs = rec[7] if rec[12] is None and rec[11] is None else export_attributes(rec)
                 if attrs:
-                    if mode != "axonize":
-                        attrs = translate(attrs, mode)
-                    for k, v in attrs.items():
-                        enc = kv(k, v)
-                        if enc is not None:
-                            chunks.append(enc)
-                if sp.events:
-                    chunks.append(self._events(sp.events))
-                if sp.status_code:
-                    chunks.append(self._status(sp.status_code, sp.status_message))
+                    encode_attributes(attrs, chunks)
+                if rec[8]:
+                    chunks.append(self._events(rec[8]))
+                if rec[9]:
+                    chunks.append(self._status(rec[9], rec[10]))
                 chunks.append(_FLAGS_LOCAL)
                 body = b"".join(chunks)
                 n = len(body)
