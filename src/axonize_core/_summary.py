@@ -110,6 +110,13 @@ def summarize(lines: Iterable[str], out: IO[str], max_traces: int = 5) -> int:
         for r in roots:
             _walk(r, 0, children, out)
         out.write("\n")
+    errors = [s for s in spans if s.get("status", {}).get("code") == 2]
+    if errors:
+        out.write(f"{len(errors)} error spans:\n")
+        for s in errors[:max_traces]:
+            out.write(f"  {s.get('name', '?')}: {s.get('status', {}).get('message', '')}  "
+                      f"(trace {s.get('traceId', '')[:8]})\n")
+        out.write("\n")
     models: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for s in spans:
         a = span_attributes(s)
