@@ -13,6 +13,7 @@ tokens/s and TPOT; one request fails on purpose to show error spans.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections import defaultdict
@@ -35,7 +36,7 @@ class TinyBigramModel:
         self.rng = random.Random(seed)
         self.next_words: dict[str, list[str]] = defaultdict(list)
         words = text.split()
-        for a, b in zip(words, words[1:]):
+        for a, b in itertools.pairwise(words):
             self.next_words[a].append(b)
 
     @axonize.trace(name="tokenize")
@@ -82,7 +83,7 @@ def main() -> None:
     # Settings come from the environment (OTEL_* / AXONIZE_*); keyword arguments win.
     axonize.init(service_name="quickstart")
     prompts = ["The model reads", "Time to first token", "the answer streams"]
-    for i, prompt in enumerate(prompts):
+    for prompt in prompts:
         print(f"> {prompt!r} -> {handle_request(prompt, 'tiny-bigram-a')!r}")
 
     async def concurrent() -> list[str]:

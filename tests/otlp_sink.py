@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import ssl
 import threading
 import time
 from concurrent import futures
@@ -77,7 +78,7 @@ class _Recorder:
 class GrpcSink(_Recorder):
     """OTLP/gRPC TraceService and MetricsService on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[bytes, bytes] | None = None) -> None:
         super().__init__()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         handlers = {
@@ -100,7 +101,11 @@ class GrpcSink(_Recorder):
             grpc.method_handlers_generic_handler(
                 "opentelemetry.proto.collector.metrics.v1.MetricsService", metric_handlers),
         ))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        if tls is None:
+            self.port = self.server.add_insecure_port("127.0.0.1:0")
+        else:  # (certificate PEM, key PEM)
+            creds = grpc.ssl_server_credentials([(tls[1], tls[0])])
+            self.port = self.server.add_secure_port("127.0.0.1:0", creds)
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.server.start()
 
@@ -133,7 +138,7 @@ class GrpcSink(_Recorder):
 class HttpSink(_Recorder):
     """OTLP/HTTP (protobuf) on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__()
         sink = self
 
@@ -172,6 +177,8 @@ class HttpSink(_Recorder):
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

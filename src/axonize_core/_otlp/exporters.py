@@ -116,8 +116,13 @@ class OtlpGrpcExporter:
     def _stubs(self) -> tuple[Any, Any]:
         if self._channel is None or self._pid != os.getpid():
             grpc = self._grpc
+            # Retries are ours (bounded by the batch deadline); reconnect quickly after an
+            # outage instead of gRPC's default backoff of up to two minutes.
             options = [("grpc.max_send_message_length", 64 * 1024 * 1024),
-                       ("grpc.enable_retries", 0)]
+                       ("grpc.enable_retries", 0),
+                       ("grpc.initial_reconnect_backoff_ms", 250),
+                       ("grpc.min_reconnect_backoff_ms", 250),
+                       ("grpc.max_reconnect_backoff_ms", 5000)]
             if self._tls:
                 roots = None
                 if self._certificate:
