@@ -115,6 +115,32 @@ def caller_ns(burst: Callable[[int], None], n: int, trials: int,
     return statistics.median(samples)
 
 
+def paired_ns(
+    ax_burst: Callable[[int], None], ax_between: Callable[[], None],
+    ot_burst: Callable[[int], None], ot_between: Callable[[], None], n: int, trials: int,
+) -> tuple[float, float, float]:
+    """Alternate Axonize and baseline trials so both see the same machine noise.
+
+    Returns the medians of each side's CPU ns per operation and the median per-trial ratio.
+    """
+    ax_burst(min(n, 2000))
+    ax_between()
+    ot_burst(min(n, 2000))
+    ot_between()
+    ax_s, ot_s = [], []
+    for _ in range(trials):
+        t0 = time.thread_time_ns()
+        ax_burst(n)
+        ax_s.append((time.thread_time_ns() - t0) / n)
+        ax_between()
+        t0 = time.thread_time_ns()
+        ot_burst(n)
+        ot_s.append((time.thread_time_ns() - t0) / n)
+        ot_between()
+    ratio = statistics.median(o / a for a, o in zip(ax_s, ot_s, strict=True))
+    return statistics.median(ax_s), statistics.median(ot_s), ratio
+
+
 def otel_provider(sampler: Any = None, queue: int = 1 << 17) -> tuple[Any, Any]:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import (
@@ -148,48 +174,47 @@ def fig_span(trials: int, n: int) -> list[Figure]:
     import axonize
 
     axonize_idle()
+    provider, tracer = otel_provider()
     span = axonize.span
+    start = tracer.start_as_current_span
+    items = list(ATTRS8.items())
 
     def ax_plain(k: int) -> None:
         for _ in range(k):
             with span("x"):
                 pass
 
-    def ax_attrs(k: int) -> None:
-        items = list(ATTRS8.items())
-        for _ in range(k):
-            with span("x") as s:
-                for key, v in items:
-                    s.set_attribute(key, v)
-
-    flush = lambda: axonize.flush(60)  # noqa: E731
-    ax1 = caller_ns(ax_plain, n, trials, flush)
-    ax8 = caller_ns(ax_attrs, n, trials, flush)
-    axonize.shutdown(10)
-
-    provider, tracer = otel_provider()
-    start = tracer.start_as_current_span
-
     def ot_plain(k: int) -> None:
         for _ in range(k):
             with start("x"):
                 pass
 
+    def ax_attrs(k: int) -> None:
+        for _ in range(k):
+            with span("x") as s:
+                for key, v in items:
+                    s.set_attribute(key, v)
+
     def ot_attrs(k: int) -> None:
-        items = list(ATTRS8.items())
         for _ in range(k):
             with start("x") as s:
                 for key, v in items:
                     s.set_attribute(key, v)
 
-    oflush = lambda: provider.force_flush(60_000)  # noqa: E731
-    ot1 = caller_ns(ot_plain, n, trials, oflush)
-    ot8 = caller_ns(ot_attrs, n, trials, oflush)
+    def flush() -> None:
+        axonize.flush(60)
+
+    def oflush() -> None:
+        provider.force_flush(60_000)
+
+    ax1, ot1, r1 = paired_ns(ax_plain, flush, ot_plain, oflush, n, trials)
+    ax8, ot8, r8 = paired_ns(ax_attrs, flush, ot_attrs, oflush, n, trials)
+    axonize.shutdown(10)
     provider.shutdown()
     base = "OTel SDK start_as_current_span + BatchSpanProcessor"
     return [
-        Figure("span_ns", "ns", ax1, ot1, base, ot1 / ax1, "<= 1000 ns, >= 10x"),
-        Figure("span_8attrs_ns", "ns", ax8, ot8, base + " (same 8 attributes)", ot8 / ax8,
+        Figure("span_ns", "ns", ax1, ot1, base, r1, "<= 1000 ns, >= 10x"),
+        Figure("span_8attrs_ns", "ns", ax8, ot8, base + " (same 8 attributes)", r8,
                "<= 2500 ns, >= 10x"),
     ]
 
@@ -224,27 +249,26 @@ def _sampled_at(rate: float, trials: int, n: int) -> Figure:
     import axonize
 
     axonize_idle(sample_rate=rate)
+    provider, tracer = otel_provider(ParentBased(TraceIdRatioBased(rate)))
     span = axonize.span
+    start = tracer.start_as_current_span
 
     def ax_burst(k: int) -> None:
         for _ in range(k):
             with span("x") as sp:
                 sp.set_attribute("k", 1)
 
-    ax = caller_ns(ax_burst, n, trials, lambda: axonize.flush(60))
-    axonize.shutdown(10)
-    provider, tracer = otel_provider(ParentBased(TraceIdRatioBased(rate)))
-    start = tracer.start_as_current_span
-
     def ot_burst(k: int) -> None:
         for _ in range(k):
             with start("x") as sp:
                 sp.set_attribute("k", 1)
 
-    ot = caller_ns(ot_burst, n, trials, lambda: provider.force_flush(60_000))
+    ax, ot, ratio = paired_ns(ax_burst, lambda: axonize.flush(60), ot_burst,
+                              lambda: provider.force_flush(60_000), n, trials)
+    axonize.shutdown(10)
     provider.shutdown()
     return Figure(f"sampled_span_ns@{rate}", "ns", ax, ot,
-                  f"OTel SDK ParentBased(TraceIdRatioBased({rate}))", ot / ax,
+                  f"OTel SDK ParentBased(TraceIdRatioBased({rate}))", ratio,
                   "what a root span costs at this rate, 1 attribute")
 
 
@@ -334,7 +358,7 @@ def fig_export(trials: int, n: int, sink: Sink) -> list[Figure]:
         return n / dt, n - got
 
     ax_rates, ot_rates = [], []
-    for _ in range(max(2, trials // 2)):
+    for _ in range(3):
         ax_rates.append(ax_run("none", defaults=False)[0])
         ot_rates.append(ot_run(defaults=False)[0])
     ax_gzip = statistics.median(ax_run("gzip", defaults=False)[0] for _ in range(2))
@@ -359,8 +383,8 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated figure groups: "
                         "span,record_token,sampled,memory,export")
     args = parser.parse_args()
-    trials = 3 if args.quick else 9
-    n = 5_000 if args.quick else 20_000
+    trials = 5 if args.quick else 31
+    n = 2_000 if args.quick else 5_000
     only = set(args.only.split(",")) if args.only else None
     sink = Sink() if (only is None or "export" in only) else None
     figures: list[Figure] = []
@@ -368,7 +392,7 @@ def main() -> int:
         ("span", lambda: fig_span(trials, n)),
         ("record_token", lambda: fig_record_token(trials, n)),
         ("sampled", lambda: fig_sampled(trials, n)),
-        ("memory", lambda: fig_memory(trials, 10_000)),
+        ("memory", lambda: fig_memory(9, 10_000)),
     ]
     if sink is not None:
         groups.append(("export", lambda: fig_export(trials, 20_000 if args.quick else 100_000,

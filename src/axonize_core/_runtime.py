@@ -50,8 +50,8 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             enable_debug()
         STATE.config = cfg
         if cfg.disabled:
-            RECORDING.on = False
-            PIPELINE.sink = _NullSink()
+            RECORDING.on = PIPELINE.fast = False
+            PIPELINE.set_sink(_NullSink())
             return cfg
         resource = cfg.resource()
         encoder = TraceEncoder(resource, "axonize", __version__, cfg.semconv)
@@ -63,15 +63,15 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             # An exporter that cannot even be built (e.g. a bad certificate path) disables
             # tracing instead of breaking the program.
             logger.warning("axonize: tracing disabled: %s", exc)
-            RECORDING.on = False
-            PIPELINE.sink = _NullSink()
+            RECORDING.on = PIPELINE.fast = False
+            PIPELINE.set_sink(_NullSink())
             return cfg
         proc.hooks.extend(STATE.export_hooks)
         STATE.processor = proc
-        PIPELINE.sink = proc.buffer
-        PIPELINE.sample_all = cfg.sample_rate >= 1.0
+        PIPELINE.set_sink(proc.buffer)
         PIPELINE.sample_bound = int(cfg.sample_rate * (1 << 64))
         RECORDING.on = True
+        PIPELINE.fast = cfg.sample_rate >= 1.0
         if not STATE.atexit_registered:
             atexit.register(_at_exit)
             STATE.atexit_registered = True
@@ -102,7 +102,7 @@ def shutdown(timeout: float = 5.0) -> bool:
 
 
 def _shutdown_locked(timeout: float) -> bool:
-    RECORDING.on = False
+    RECORDING.on = PIPELINE.fast = False
     proc, STATE.processor = STATE.processor, None
     if proc is None:
         return True
@@ -113,7 +113,7 @@ def _shutdown_locked(timeout: float) -> bool:
         return False
     finally:
         if PIPELINE.sink is proc.buffer:
-            PIPELINE.sink = _NullSink()
+            PIPELINE.set_sink(_NullSink())
 
 
 def _at_exit() -> None:
@@ -157,7 +157,7 @@ def stats() -> dict[str, int]:
 def _refresh_sink_after_fork() -> None:
     proc = STATE.processor
     if proc is not None:
-        PIPELINE.sink = proc.buffer
+        PIPELINE.set_sink(proc.buffer)
 
 
 _FORK_CALLBACKS.append(_refresh_sink_after_fork)

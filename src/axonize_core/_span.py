@@ -75,14 +75,23 @@ class _Discard:
 
 
 class _Pipeline:
-    """What the hot path reads: where finished spans go and how roots are sampled."""
+    """What the hot path reads: where finished spans go and how roots are sampled.
 
-    __slots__ = ("sample_all", "sample_bound", "sink")
+    ``items`` and ``wake_at`` mirror the sink's, so that a span's exit reads them directly;
+    ``fast`` is "recording, and every root is sampled".
+    """
+
+    __slots__ = ("fast", "items", "sample_bound", "sink", "wake_at")
 
     def __init__(self) -> None:
-        self.sink: Any = _NullSink()
-        self.sample_all = True
         self.sample_bound = 1 << 64
+        self.fast = False
+        self.set_sink(_NullSink())
+
+    def set_sink(self, sink: Any) -> None:
+        self.sink = sink
+        self.items = sink.items
+        self.wake_at = sink.wake_at
 
 
 PIPELINE = _Pipeline()
@@ -149,7 +158,11 @@ class Span:
         self.status_message = ""
         self.gpus: Sequence[str] | None = None
         self._otel_token: object = None
-        self._token: Token[Span | None] | None  # set by __enter__
+        self._token: Token[Span | None] | None  # these are set by __enter__
+        self.trace_id: int
+        self.span_id: int
+        self.parent_span_id: int
+        self.start_ns: int
         self.end_ns = 0
 
     # -------------------------------------------------------------- lifecycle
@@ -159,18 +172,10 @@ class Span:
             self._start_with_otel(parent)
             return self
         if parent is None:
-            if not RECORDING.on:  # before init, after shutdown, or disabled: a no-op
-                self._token = None
-                self.trace_id = self.span_id = self.parent_span_id = self.start_ns = 0
-                return self
             tid = _getrandbits(128)
             self.trace_id = tid
             self.parent_span_id = 0
-            p = PIPELINE
-            if not (p.sample_all or (tid & _MASK64) < p.sample_bound):
-                # Sampled out: current (so that children follow the decision), nothing else.
-                self.span_id = self.start_ns = 0
-                self._token = CURRENT.set(self)
+            if not PIPELINE.fast and not self._sample_root(tid):
                 return self
         elif parent.sampled:
             self.trace_id = parent.trace_id
@@ -185,6 +190,19 @@ class Span:
         self._token = CURRENT.set(self)
         self.start_ns = _time_ns()
         return self
+
+    def _sample_root(self, tid: int) -> bool:
+        """Slow path of a root span: not recording, or sampling.  False: nothing to record."""
+        if not RECORDING.on:  # before init, after shutdown, or disabled: a no-op
+            self._token = None
+            self.trace_id = self.span_id = self.start_ns = 0
+            return False
+        if (tid & _MASK64) < PIPELINE.sample_bound:
+            return True
+        # Sampled out: current (so that children follow the decision), nothing else.
+        self.span_id = self.start_ns = 0
+        self._token = CURRENT.set(self)
+        return False
 
     def __exit__(
         self,
@@ -204,10 +222,10 @@ class Span:
             end = self.end_ns = _time_ns()
             if exc is not None:
                 self._fail(exc)
-            sink = PIPELINE.sink  # RingBuffer.push, inlined; the record layout is _record's
-            items = sink.items
-            if len(items) >= sink.wake_at:
-                sink.crowded()
+            p = PIPELINE  # RingBuffer.push, inlined; the record layout is _record's
+            items = p.items
+            if len(items) >= p.wake_at:
+                p.sink.crowded()
             items.append((self.name, self.trace_id, self.span_id, self.parent_span_id,
                           self.start_ns, end, self.kind, self.attributes, self.events,
                           self.status_code, self.status_message, self.gpus, None))
@@ -343,8 +361,7 @@ class Span:
             tid = _getrandbits(128)
             self.trace_id = tid
             self.parent_span_id = 0
-            p = PIPELINE
-            self.sampled = RECORDING.on and (p.sample_all or (tid & _MASK64) < p.sample_bound)
+            self.sampled = RECORDING.on and (tid & _MASK64) < PIPELINE.sample_bound
         self.span_id = _getrandbits(64)
         self._token = CURRENT.set(self)
         try:
