@@ -380,6 +380,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer trials (for a smoke run)")
+    parser.add_argument("--readme", metavar="FILE",
+                        help="write the figures as a table between the BENCH markers of FILE")
     parser.add_argument("--only", help="comma-separated figure groups: "
                         "span,record_token,sampled,memory,export")
     args = parser.parse_args()
@@ -407,6 +409,8 @@ def main() -> int:
         if sink is not None:
             sink.stop()
     print_table(figures)
+    if args.readme:
+        write_readme(args.readme, figures)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"figures": [_json_safe(asdict(f)) for f in figures],
@@ -429,6 +433,23 @@ def print_table(figures: list[Figure]) -> None:
               f"{ratio:>9}  {f.target}; vs {f.baseline_name}")
         if f.note:
             print(f"{'':<26}{'':>14}{'':>14}{'':>9}  ({f.note})")
+
+
+def write_readme(path: str, figures: list[Figure]) -> None:
+    begin, end = "<!-- BEGIN BENCH -->\n", "<!-- END BENCH -->\n"
+    rows = ["| Figure | Axonize | Baseline | Ratio | Target | Baseline is |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for f in figures:
+        ratio = "" if f.ratio != f.ratio else f"{f.ratio:.1f}x"
+        note = f" ({f.note})" if f.note else ""
+        rows.append(f"| `{f.name}` | {_fmt(f.axonize, f.unit)} | {_fmt(f.baseline, f.unit)} | "
+                    f"{ratio} | {f.target} | {f.baseline_name}{note} |")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(head + begin + "\n".join(rows) + "\n" + end + tail)
 
 
 def _fmt(v: float, unit: str) -> str:
