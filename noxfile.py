@@ -37,10 +37,24 @@ def install_torch(session: nox.Session) -> list[str]:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real OTLP over gRPC and HTTP on loopback)."""
-    session.install("-e", ".[test]")
+    """Run the test suite: real OTLP over gRPC and HTTP on loopback, real tiny models."""
+    constraint = install_torch(session)
+    session.install(*constraint, "-e", ".[test,transformers]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
-                env={"PYTHONHASHSEED": "0"})
+                env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"})
+
+
+# The oldest framework versions the plugins claim; the `tests` session has the newest.
+OLDEST = {"transformers": "4.51.3"}
+
+
+@nox.session(python=PYTHON)
+def tests_oldest(session: nox.Session) -> None:
+    """The plugin tests against the oldest framework versions the plugins claim."""
+    constraint = install_torch(session)
+    session.install(*constraint, "-e", ".[test]", f"transformers=={OLDEST['transformers']}")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_transformers_plugin.py",
+                *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
 @nox.session(python=PYTHON)
@@ -64,24 +78,34 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --json out.json`` also writes the figures as JSON;
     ``nox -s bench -- --quick`` runs fewer trials.
     """
-    session.install("-e", ".[test]")
-    session.run("python", "bench/run.py", *session.posargs)
+    constraint = install_torch(session)
+    session.install(*constraint, "-e", ".[test,transformers]")
+    session.run("python", "bench/run.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """Run the instrumented example; spans go to a local file, then print a summary."""
-    session.install("-e", ".")
+    """Trace a toy service with the SDK, then a plain transformers program with no code
+    change (axonize-instrument); spans go to local files, then print a summary of each."""
+    constraint = install_torch(session)
+    session.install(*constraint, "-e", ".[transformers]")
     out_dir = ROOT / "demo-output"
     out_dir.mkdir(exist_ok=True)
+    for path in out_dir.glob("*.jsonl"):
+        path.unlink()
     spans = out_dir / "spans.jsonl"
-    for path in (spans, out_dir / "spans.metrics.jsonl"):
-        if path.exists():
-            path.unlink()
     env = {"AXONIZE_EXPORTER": "file", "AXONIZE_FILE_PATH": str(spans),
-           "AXONIZE_SERVICE_NAME": "axonize-demo"}
+           "AXONIZE_SERVICE_NAME": "axonize-demo", "HF_HUB_OFFLINE": "1"}
+    session.log("1/2 the SDK by hand: examples/quickstart.py")
     session.run("python", "examples/quickstart.py", env=env)
     session.run("python", "-m", "axonize", "summary", str(spans))
-    session.log(f"spans: {spans}  metrics: {out_dir / 'spans.metrics.jsonl'}")
-    session.log("Send them to any OTLP endpoint instead: AXONIZE_EXPORTER=otlp "
-                "OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 python examples/quickstart.py")
+    hf_spans = out_dir / "transformers.jsonl"
+    session.log("2/2 zero code: axonize-instrument python examples/transformers_generate.py")
+    session.run("axonize-instrument", "--list")
+    session.run("axonize-instrument", "--service-name", "hf-demo", "python",
+                "examples/transformers_generate.py",
+                env={**env, "AXONIZE_FILE_PATH": str(hf_spans)})
+    session.run("python", "-m", "axonize", "summary", str(hf_spans))
+    session.log(f"spans and metrics (OTLP JSON lines): {out_dir}")
+    session.log("Send them to any OTLP endpoint instead: "
+                "OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 axonize-instrument python app.py")

@@ -315,6 +315,53 @@ def fig_memory(trials: int, n: int) -> list[Figure]:
                    "<= 1024 B (8 attributes)")]
 
 
+def fig_hf_generate(trials: int) -> list[Figure]:
+    """Tokens/s of greedy generate on a tiny local Llama, plugin active vs not, alternating."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import tiny_models
+    from axonize_transformers import TransformersInstrumentor
+
+    import axonize
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, tok = tiny_models.load(tiny_models.build_llama(Path(tmp) / "tiny-llama"))
+    enc = tok("hello world", return_tensors="pt")
+    new_tokens = 32
+    inst = TransformersInstrumentor()
+    axonize.init(exporter="none", metrics=True)
+
+    def tokens_per_s(calls: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            model.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                           do_sample=False)
+        return calls * new_tokens / (time.perf_counter() - t0)
+
+    with torch.inference_mode():
+        tokens_per_s(3)  # warm up
+        plain, traced = [], []
+        for _ in range(trials):
+            inst.uninstrument()
+            plain.append(tokens_per_s(5))
+            inst.instrument()
+            traced.append(tokens_per_s(5))
+    inst.uninstrument()
+    axonize.shutdown(10)
+    ax, base = statistics.median(traced), statistics.median(plain)
+    # Reported as slowdown: baseline tokens/s over instrumented tokens/s (1.00 = no cost).
+    return [Figure("hf_generate_overhead", "x", base / ax, 1.0,
+                   "uninstrumented transformers generate, same process", base / ax,
+                   "<= 1.02 (at most 2% slower)",
+                   note=f"tiny Llama, greedy, {new_tokens} new tokens: {ax:,.0f} tok/s traced, "
+                        f"{base:,.0f} tok/s plain")]
+
+
 def fig_export(trials: int, n: int, sink: Sink) -> list[Figure]:
     """End to end: n spans with 8 attributes, from creation until the sink has them all."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -383,7 +430,7 @@ def main() -> int:
     parser.add_argument("--readme", metavar="FILE",
                         help="write the figures as a table between the BENCH markers of FILE")
     parser.add_argument("--only", help="comma-separated figure groups: "
-                        "span,record_token,sampled,memory,export")
+                        "span,record_token,sampled,memory,hf_generate,export")
     args = parser.parse_args()
     trials = 5 if args.quick else 31
     n = 2_000 if args.quick else 5_000
@@ -395,6 +442,7 @@ def main() -> int:
         ("record_token", lambda: fig_record_token(trials, n)),
         ("sampled", lambda: fig_sampled(trials, n)),
         ("memory", lambda: fig_memory(9, 10_000)),
+        ("hf_generate", lambda: fig_hf_generate(5 if args.quick else 15)),
     ]
     if sink is not None:
         groups.append(("export", lambda: fig_export(trials, 20_000 if args.quick else 100_000,
@@ -453,6 +501,8 @@ def write_readme(path: str, figures: list[Figure]) -> None:
 
 
 def _fmt(v: float, unit: str) -> str:
+    if unit == "x":
+        return f"{v:.3f}x"
     if unit == "spans/s":
         return f"{v:,.0f}/s"
     if unit == "spans":

@@ -79,6 +79,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Turn every span into a no-op."),
     Setting("gpu_profiling", "AXONIZE_GPU_PROFILING", "", "true",
             "Sample GPUs and attribute them to spans that call `set_gpus`."),
+    Setting("plugins", "AXONIZE_PLUGINS", "", "all installed",
+            "Comma-separated plugins to activate (`axonize-instrument --list` shows them)."),
+    Setting("disabled_plugins", "AXONIZE_DISABLED_PLUGINS", "", "",
+            "Comma-separated plugins never to activate (`*` for all)."),
     Setting("capture_content", "AXONIZE_CAPTURE_CONTENT",
             "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "false",
             "Record prompts and outputs (plugins), truncated to `max_content_length`."),
@@ -117,6 +121,8 @@ class Config:
     semconv: str = "both"
     disabled: bool = False
     gpu_profiling: bool = True
+    plugins: str = ""
+    disabled_plugins: str = ""
     capture_content: bool = False
     max_content_length: int = 4096
     shutdown_timeout_ms: int = 5_000
@@ -257,6 +263,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "semconv": _choice(SEMCONV_MODES),
     "disabled": _bool_kw,
     "gpu_profiling": _bool_kw,
+    "plugins": _str,
+    "disabled_plugins": _str,
     "capture_content": _bool_kw,
     "max_content_length": _positive_int,
     "shutdown_timeout_ms": _positive_int,

@@ -101,7 +101,11 @@ class GenAiMetrics:
             self._hist(sc.METRIC_TOKEN_USAGE, (*key, (sc.GEN_AI_TOKEN_TYPE, "output"))).record(out)
         if first:
             self._hist(sc.METRIC_TIME_TO_FIRST_TOKEN, key).record(max(0, first - start) / 1e9)
-            if out is not None and out > 1:
+            attrs = rec[R.ATTRIBUTES]
+            tpot_ms = attrs.get(sc.AI_LLM_TPOT_MS) if attrs else None  # per step, if batched
+            if isinstance(tpot_ms, (int, float)):
+                self._hist(sc.METRIC_TIME_PER_OUTPUT_TOKEN, key).record(tpot_ms / 1000)
+            elif out is not None and out > 1:
                 self._hist(sc.METRIC_TIME_PER_OUTPUT_TOKEN, key).record(
                     max(0, end - first) / 1e9 / (out - 1))
         if out and duration_s > 0:

@@ -40,7 +40,10 @@ AI_LLM_TPOT_MS = "ai.llm.tpot_ms"
 AI_LLM_TOKENS_PER_SECOND = "ai.llm.tokens_per_second"
 AI_LLM_FINISH_REASONS = "ai.llm.finish_reasons"
 AI_LLM_STREAM = "ai.llm.stream"
+AI_LLM_STREAM_END = "ai.llm.stream.end"
+AI_LLM_TOKEN_GAP_MAX_MS = "ai.llm.token_gap_ms.max"
 AI_LLM_BATCH_SIZE = "ai.llm.batch_size"
+AI_LLM_STEPS = "ai.llm.steps"
 AI_LLM_REQUEST_MAX_TOKENS = "ai.llm.request.max_tokens"
 AI_LLM_REQUEST_TEMPERATURE = "ai.llm.request.temperature"
 AI_LLM_REQUEST_TOP_P = "ai.llm.request.top_p"
@@ -158,14 +161,21 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
                   "first generated token. Also the `gen_ai.server.time_to_first_token` metric "
                   "(in s)."),
     AttributeSpec(AI_LLM_TPOT_MS, "double", "ms", "Time per output token after the first: "
-                  "(end - first token) / (output tokens - 1). Also the "
-                  "`gen_ai.server.time_per_output_token` metric (in s)."),
+                  "(end - first token) / (output tokens - 1); for a batch, per decode step. "
+                  "Also the `gen_ai.server.time_per_output_token` metric (in s)."),
     AttributeSpec(AI_LLM_TOKENS_PER_SECOND, "double", "{token}/s", "Output tokens / span "
                   "duration. No standard name exists; also exported as a histogram."),
     AttributeSpec(AI_LLM_FINISH_REASONS, "string[]", "", "Why generation stopped, per "
                   "sequence: `stop`, `length`, `eos`, ...", GEN_AI_RESPONSE_FINISH_REASONS),
     AttributeSpec(AI_LLM_STREAM, "boolean", "", "Whether the output was streamed."),
+    AttributeSpec(AI_LLM_STREAM_END, "string", "", "How a stream ended: `complete`, `closed` "
+                  "(the consumer stopped early), `error`, or `abandoned` (garbage-collected "
+                  "unfinished)."),
+    AttributeSpec(AI_LLM_TOKEN_GAP_MAX_MS, "double", "ms", "Longest wait between two streamed "
+                  "chunks (a stall the user saw)."),
     AttributeSpec(AI_LLM_BATCH_SIZE, "int", "{sequence}", "Sequences generated in this call."),
+    AttributeSpec(AI_LLM_STEPS, "int", "{step}", "Decode steps run (one token per sequence "
+                  "each); for batches and beams, TPOT is per step."),
     AttributeSpec(AI_LLM_REQUEST_MAX_TOKENS, "int", "{token}", "Requested output token limit.",
                   GEN_AI_REQUEST_MAX_TOKENS),
     AttributeSpec(AI_LLM_REQUEST_TEMPERATURE, "double", "", "Sampling temperature.",

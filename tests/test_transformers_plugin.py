@@ -1,0 +1,284 @@
+"""The transformers plugin on real tiny random-weight models, asserted on decoded OTLP spans."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import tiny_models  # noqa: E402
+from axonize_transformers import TransformersInstrumentor  # noqa: E402
+from otlp_sink import GrpcSink, attrs  # noqa: E402
+from transformers.generation.logits_process import LogitsProcessor, LogitsProcessorList  # noqa: E402
+from transformers.generation.utils import GenerationMixin  # noqa: E402
+
+import axonize  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ORIGINAL_GENERATE = GenerationMixin.__dict__["generate"]
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("models")
+    return {"llama": tiny_models.build_llama(base / "tiny-llama"),
+            "gpt2": tiny_models.build_gpt2(base / "tiny-gpt2")}
+
+
+@pytest.fixture(scope="module")
+def llama(model_dirs: dict[str, Path]) -> tuple[Any, Any]:
+    return tiny_models.load(model_dirs["llama"])
+
+
+@pytest.fixture
+def hf(traced: GrpcSink) -> Iterator[GrpcSink]:
+    assert TransformersInstrumentor().instrument()
+    yield traced
+    TransformersInstrumentor().uninstrument()
+
+
+class ForceEosAt(LogitsProcessor):
+    """Row ``row`` emits EOS at its ``step``-th new token; others never do (deterministic)."""
+
+    def __init__(self, eos: int, prompt_len: int, row: int, step: int) -> None:
+        self.eos, self.prompt_len, self.row, self.step = eos, prompt_len, row, step
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        new = input_ids.shape[1] - self.prompt_len
+        scores[:, self.eos] = -float("inf")
+        if new == self.step - 1:
+            scores[self.row, :] = -float("inf")
+            scores[self.row, self.eos] = 0
+        return scores
+
+
+def one_span(sink: GrpcSink) -> tuple[Any, dict[str, Any]]:
+    axonize.flush(10)
+    spans = sink.wait_for_spans(1)
+    assert len(spans) == 1, [s.name for s in spans]
+    return spans[0], attrs(spans[0].attributes)
+
+
+def test_greedy_generate_is_one_whole_span(hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+    model, tok = llama
+    enc = tok("hello world", return_tensors="pt")
+    out = model.generate(**enc, max_new_tokens=6, min_new_tokens=6, do_sample=False)
+    span, a = one_span(hf)
+    assert span.name == "generate tiny-llama"
+    ttft, tps, tpot = a.pop("ai.llm.ttft_ms"), a.pop("ai.llm.tokens_per_second"), a.pop(
+        "ai.llm.tpot_ms")
+    assert a == {
+        "ai.operation.name": "text_completion", "gen_ai.operation.name": "text_completion",
+        "ai.model.name": "tiny-llama", "gen_ai.request.model": "tiny-llama",
+        "ai.model.provider": "transformers", "gen_ai.provider.name": "transformers",
+        "ai.llm.tokens.input": enc["input_ids"].shape[1],
+        "gen_ai.usage.input_tokens": enc["input_ids"].shape[1],
+        "ai.llm.tokens.output": 6, "gen_ai.usage.output_tokens": 6,
+        "ai.llm.batch_size": 1, "ai.llm.steps": 6,
+        "ai.llm.request.max_tokens": 6, "gen_ai.request.max_tokens": 6,
+        "ai.llm.request.do_sample": False,
+        "ai.llm.finish_reasons": ["length"], "gen_ai.response.finish_reasons": ["length"],
+    }
+    duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
+    assert 0 < ttft < duration_ms
+    assert tps == pytest.approx(6 / (duration_ms / 1000), rel=1e-6)
+    assert tpot == pytest.approx((duration_ms - ttft) / 5, rel=1e-3)
+    assert out.shape[1] == enc["input_ids"].shape[1] + 6
+
+
+def test_batched_counts_exclude_padding_and_stop_at_eos(hf: GrpcSink,
+                                                        llama: tuple[Any, Any]) -> None:
+    model, tok = llama
+    enc = tok(["hello", "the model reads the prompt and writes"], return_tensors="pt",
+              padding=True)
+    width = enc["input_ids"].shape[1]
+    real_tokens = int(enc["attention_mask"].sum())
+    assert real_tokens < enc["input_ids"].numel()  # the short prompt is padded
+    force = ForceEosAt(tok.eos_token_id, width, row=0, step=3)
+    model.generate(**enc, max_new_tokens=8, do_sample=False,
+                   logits_processor=LogitsProcessorList([force]))
+    _, a = one_span(hf)
+    assert a["ai.llm.tokens.input"] == real_tokens
+    assert a["ai.llm.batch_size"] == 2
+    assert a["ai.llm.tokens.output"] == 3 + 8  # row 0: 2 tokens + EOS; row 1: all 8
+    assert a["ai.llm.finish_reasons"] == ["eos", "length"]
+    assert a["ai.llm.steps"] == 8
+    assert a["ai.llm.tpot_ms"] > 0
+
+
+def test_sampling_records_its_parameters(hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+    model, tok = llama
+    enc = tok("time to first token", return_tensors="pt")
+    torch.manual_seed(1)
+    model.generate(**enc, max_new_tokens=5, min_new_tokens=5, do_sample=True, temperature=0.7,
+                   top_p=0.9, top_k=20)
+    _, a = one_span(hf)
+    assert (a["ai.llm.request.do_sample"], a["ai.llm.request.temperature"],
+            a["ai.llm.request.top_p"], a["ai.llm.request.top_k"]) == (True, 0.7, 0.9, 20)
+    assert a["gen_ai.request.temperature"] == 0.7
+    assert a["ai.llm.tokens.output"] == 5
+
+
+def test_beam_search_counts_returned_sequences(hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+    model, tok = llama
+    enc = tok("hello world", return_tensors="pt")
+    out = model.generate(**enc, max_new_tokens=4, min_new_tokens=4, num_beams=3,
+                         num_return_sequences=2, do_sample=False)
+    _, a = one_span(hf)
+    assert out.shape[0] == 2
+    assert a["ai.llm.request.num_beams"] == 3
+    assert a["ai.llm.tokens.output"] == 2 * 4
+    assert a["ai.llm.finish_reasons"] == ["length", "length"]
+    assert a["ai.llm.ttft_ms"] > 0  # timed although beam search refuses streamers
+
+
+def test_user_streamer_still_receives_every_token(hf: GrpcSink,
+                                                  llama: tuple[Any, Any]) -> None:
+    from transformers import TextIteratorStreamer
+
+    model, tok = llama
+    enc = tok("hello world", return_tensors="pt")
+    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.setdefault("out", model.generate(
+        **enc, max_new_tokens=6, min_new_tokens=6, do_sample=False, streamer=streamer)))
+    worker.start()
+    streamed = "".join(streamer)
+    worker.join()
+    new = result["out"][0, enc["input_ids"].shape[1]:]
+    assert streamed == tok.decode(new, skip_special_tokens=True)
+    _, a = one_span(hf)
+    assert a["ai.llm.stream"] is True
+    assert a["ai.llm.tokens.output"] == 6
+
+
+def test_pipeline_and_gpt2_family(hf: GrpcSink, model_dirs: dict[str, Path]) -> None:
+    from transformers import pipeline
+
+    model, tok = tiny_models.load(model_dirs["gpt2"])
+    generator = pipeline("text-generation", model=model, tokenizer=tok)
+    generator("hello world", max_new_tokens=4, min_new_tokens=4, do_sample=False)
+    span, a = one_span(hf)
+    assert span.name == "generate tiny-gpt2"
+    assert a["ai.llm.tokens.output"] == 4
+
+
+def test_errors_mark_the_span_and_reach_the_caller_unchanged(
+        hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+    from transformers import TextStreamer
+
+    model, tok = llama
+    enc = tok("hello", return_tensors="pt")
+    with pytest.raises(ValueError, match="beam") as caught:
+        model.generate(**enc, max_new_tokens=3, num_beams=2, streamer=TextStreamer(tok))
+    span, _ = one_span(hf)
+    assert span.status.code == 2
+    assert caught.value.args[0] in span.status.message
+    assert span.events[0].name == "exception"
+
+
+def test_assisted_generation_is_one_span(hf: GrpcSink, llama: tuple[Any, Any],
+                                         model_dirs: dict[str, Path]) -> None:
+    model, tok = llama
+    assistant, _ = tiny_models.load(model_dirs["llama"])
+    enc = tok("hello world", return_tensors="pt")
+    model.generate(**enc, max_new_tokens=5, min_new_tokens=5, do_sample=False,
+                   assistant_model=assistant)
+    span, a = one_span(hf)
+    assert span.name == "generate tiny-llama"
+    assert a["ai.llm.tokens.output"] == 5
+
+
+def test_uninstrument_restores_the_original_function(traced: GrpcSink,
+                                                     llama: tuple[Any, Any]) -> None:
+    inst = TransformersInstrumentor()
+    assert inst.instrument()
+    assert GenerationMixin.__dict__["generate"] is not ORIGINAL_GENERATE
+    inst.uninstrument()
+    assert GenerationMixin.__dict__["generate"] is ORIGINAL_GENERATE
+    model, tok = llama
+    model.generate(**tok("hello", return_tensors="pt"), max_new_tokens=2)
+    axonize.flush(5)
+    assert traced.spans() == []
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import tiny_models
+model, tok = tiny_models.load({model!r})
+out = model.generate(**tok("hello world", return_tensors="pt"), max_new_tokens=3,
+                     min_new_tokens=3, do_sample=False)
+print("args", sys.argv[1:], "new tokens", out.shape[1] - 2)
+sys.exit(3)
+"""
+
+
+def _run(cmd: list[str], sink: GrpcSink, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AXONIZE_", "OTEL_"))}
+    full_env = {**clean, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+                "OTEL_SERVICE_NAME": "launched", "HF_HUB_OFFLINE": "1", **env}
+    return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=180)
+
+
+def test_launcher_instruments_an_unchanged_script(sink: GrpcSink, tmp_path: Path,
+                                                  model_dirs: dict[str, Path]) -> None:
+    script = tmp_path / "serve.py"
+    script.write_text(SCRIPT.format(tests=str(ROOT / "tests"), model=str(model_dirs["llama"])))
+    launcher = Path(sys.executable).with_name("axonize-instrument")
+    proc = _run([str(launcher), "--service-name", "launched-svc", sys.executable, str(script),
+                 "--port", "8000"], sink)
+    assert proc.returncode == 3, proc.stderr  # the program's own exit code
+    assert "args ['--port', '8000'] new tokens" in proc.stdout
+    spans = sink.wait_for_spans(1)
+    assert [s.name for s in spans] == ["generate tiny-llama"]
+    resource = attrs(sink.resource_spans()[0].resource.attributes)
+    assert resource["service.name"] == "launched-svc"
+
+
+def test_opentelemetry_instrument_loads_the_plugin(sink: GrpcSink, tmp_path: Path,
+                                                   model_dirs: dict[str, Path]) -> None:
+    script = tmp_path / "serve.py"
+    script.write_text(SCRIPT.format(tests=str(ROOT / "tests"), model=str(model_dirs["llama"])))
+    otel = Path(sys.executable).with_name("opentelemetry-instrument")
+    proc = _run([str(otel), sys.executable, str(script)], sink)
+    assert proc.returncode == 3, proc.stderr
+    assert [s.name for s in sink.wait_for_spans(1)] == ["generate tiny-llama"]
+
+
+def test_launcher_list_help_and_missing_command() -> None:
+    launcher = str(Path(sys.executable).with_name("axonize-instrument"))
+    listed = subprocess.run([launcher, "--list"], capture_output=True, text=True, timeout=60)
+    line = next(ln for ln in listed.stdout.splitlines() if ln.startswith("transformers"))
+    assert transformers.__version__ in line and "yes" in line
+    disabled = subprocess.run([launcher, "--disabled-plugins", "transformers", "--list"],
+                              capture_output=True, text=True, timeout=60)
+    assert "disabled by AXONIZE_DISABLED_PLUGINS" in disabled.stdout
+    helped = subprocess.run([launcher, "--help"], capture_output=True, text=True, timeout=60)
+    assert "--service-name" in helped.stdout and "AXONIZE_SERVICE_NAME" in helped.stdout
+    missing = subprocess.run([launcher, "no-such-program-xyz"], capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 127 and "command not found" in missing.stderr
+    bare = subprocess.run([launcher], capture_output=True, text=True, timeout=60)
+    assert bare.returncode == 2 and "give the command to run" in bare.stderr
+
+
+def test_script_runs_unchanged_when_the_plugin_is_disabled(
+        sink: GrpcSink, tmp_path: Path, model_dirs: dict[str, Path]) -> None:
+    script = tmp_path / "serve.py"
+    script.write_text(SCRIPT.format(tests=str(ROOT / "tests"), model=str(model_dirs["llama"])))
+    launcher = str(Path(sys.executable).with_name("axonize-instrument"))
+    proc = _run([launcher, sys.executable, str(script)], sink,
+                AXONIZE_DISABLED_PLUGINS="transformers", AXONIZE_FLUSH_INTERVAL_MS="50")
+    assert proc.returncode == 3
+    assert sink.spans() == []
+
