@@ -282,3 +282,16 @@ def test_script_runs_unchanged_when_the_plugin_is_disabled(
     assert proc.returncode == 3
     assert sink.spans() == []
 
+
+
+def test_gpu_attribution_follows_the_models_devices(llama: tuple[Any, Any]) -> None:
+    from axonize_transformers._generate import _accelerators
+
+    model, _ = llama
+    assert _accelerators(model) == []  # on the CPU: no GPU is claimed
+    model.hf_device_map = {"model.embed_tokens": 0, "model.layers.0": 0, "model.layers.1": 1,
+                           "lm_head": "cpu"}
+    try:
+        assert _accelerators(model) == ["cuda:0", "cuda:1"]
+    finally:
+        del model.hf_device_map

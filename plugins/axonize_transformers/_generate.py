@@ -45,8 +45,8 @@ def traced_generate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 class _GenerateCall:
-    __slots__ = ("args", "config", "criteria", "input_len", "is_encoder_decoder", "kwargs",
-                 "span")
+    __slots__ = ("args", "criteria", "eos", "input_len", "is_encoder_decoder", "kwargs",
+                 "max_new_tokens", "pad", "span")
 
     def __init__(self, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         config = model.config
@@ -56,7 +56,11 @@ class _GenerateCall:
             gen_config = args[1]
         if gen_config is None:
             gen_config = getattr(model, "generation_config", None)
-        self.config = gen_config
+        # What decides the finish reason: the call's own values win over the model's config.
+        self.eos = _ids(kwargs.get("eos_token_id", getattr(gen_config, "eos_token_id", None)))
+        self.pad = kwargs.get("pad_token_id", getattr(gen_config, "pad_token_id", None))
+        self.max_new_tokens = kwargs.get("max_new_tokens",
+                                         getattr(gen_config, "max_new_tokens", None))
         name = _model_name(model)
         span = LlmSpan(f"generate {name}", name, operation=semconv.OPERATION_TEXT_COMPLETION,
                        provider="transformers")
@@ -85,9 +89,9 @@ class _GenerateCall:
         if kwargs.get("streamer") is not None:
             attrs[semconv.AI_LLM_STREAM] = True
         span.set_attributes(attrs)
-        device = getattr(model, "device", None)
-        if device is not None and getattr(device, "type", "cpu") in ("cuda", "mps", "xpu"):
-            span.set_gpus([str(device)])
+        devices = _accelerators(model)
+        if devices:
+            span.set_gpus(devices)
         self.args, self.kwargs = args, kwargs
         self.criteria = self._inject_first_token_criteria()
 
@@ -122,9 +126,7 @@ class _GenerateCall:
         new = seqs[:, start:]
         rows, width = new.shape
         span = self.span
-        cfg = self.config
-        eos = _ids(getattr(cfg, "eos_token_id", None))
-        pad = getattr(cfg, "pad_token_id", None)
+        eos, pad = self.eos, self.pad
         if width == 0:
             span.set_tokens_output(0)
             return
@@ -140,7 +142,7 @@ class _GenerateCall:
         else:
             trailing_pad = torch.zeros(rows, dtype=torch.long, device=new.device)
         counts = torch.where(has_eos, first_eos + 1, width - trailing_pad).tolist()
-        max_new = getattr(cfg, "max_new_tokens", None) or width
+        max_new = self.max_new_tokens or width
         reasons = []
         for count, ended_by_eos in zip(counts, has_eos.tolist(), strict=True):
             if ended_by_eos:
@@ -171,6 +173,23 @@ def _ids(value: Any) -> list[int]:
         return [int(v) for v in value]
     except TypeError:
         return []
+
+
+def _accelerators(model: Any) -> list[str]:
+    """The accelerators the model's weights are on (all of them for a sharded model)."""
+    device_map = getattr(model, "hf_device_map", None)
+    if isinstance(device_map, dict) and device_map:
+        found = set()
+        for where in device_map.values():
+            if isinstance(where, int):
+                found.add(f"cuda:{where}")
+            elif isinstance(where, str) and where.split(":")[0] in ("cuda", "mps", "xpu"):
+                found.add(where if ":" in where or where == "mps" else f"{where}:0")
+        return sorted(found)
+    device = getattr(model, "device", None)
+    if device is not None and getattr(device, "type", "cpu") in ("cuda", "mps", "xpu"):
+        return [str(device)]
+    return []
 
 
 def _model_name(model: Any) -> str:
