@@ -7,7 +7,10 @@ pulls CUDA wheels.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+import subprocess
+from collections.abc import Iterator
 
 import nox
 
@@ -39,22 +42,23 @@ def install_torch(session: nox.Session) -> list[str]:
 def tests(session: nox.Session) -> None:
     """Run the test suite: real OTLP over gRPC and HTTP on loopback, real tiny models."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[test,transformers]")
+    session.install(*constraint, "-e", ".[test,transformers,ollama]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"})
 
 
 # The oldest framework versions the plugins claim; the `tests` session has the newest.
-OLDEST = {"transformers": "4.51.3"}
+OLDEST = {"transformers": "4.51.3", "ollama": "0.4.0"}
 
 
 @nox.session(python=PYTHON)
 def tests_oldest(session: nox.Session) -> None:
     """The plugin tests against the oldest framework versions the plugins claim."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[test]", f"transformers=={OLDEST['transformers']}")
+    session.install(*constraint, "-e", ".[test]",
+                    *(f"{name}=={version}" for name, version in OLDEST.items()))
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_transformers_plugin.py",
-                *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+                "tests/test_ollama_plugin.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
 @nox.session(python=PYTHON)
@@ -79,16 +83,35 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` runs fewer trials.
     """
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[test,transformers]")
+    # The peer the Ollama figures are compared with: a bench-only dependency.
+    session.install(*constraint, "-e", ".[test,transformers,ollama]",
+                    "opentelemetry-instrumentation-ollama")
     session.run("python", "bench/run.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
+@contextlib.contextmanager
+def _ollama_stand_in(session: nox.Session) -> Iterator[str]:
+    """Run tests/ollama_server.py in the session's environment; yield its host:port."""
+    python = str(pathlib.Path(session.bin) / "python")
+    proc = subprocess.Popen([python, str(ROOT / "tests" / "ollama_server.py"),
+                             "--first-token-ms", "40", "--token-ms", "10"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = proc.stdout.readline().strip() if proc.stdout else ""
+        if not port.isdigit():
+            session.error("the Ollama stand-in server did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """Trace a toy service with the SDK, then a plain transformers program with no code
-    change (axonize-instrument); spans go to local files, then print a summary of each."""
+    """Trace a toy service with the SDK, then plain transformers and Ollama programs with no
+    code change (axonize-instrument); spans go to local files, then print a summary of each."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[transformers]")
+    session.install(*constraint, "-e", ".[transformers,ollama]")
     out_dir = ROOT / "demo-output"
     out_dir.mkdir(exist_ok=True)
     for path in out_dir.glob("*.jsonl"):
@@ -96,16 +119,25 @@ def demo(session: nox.Session) -> None:
     spans = out_dir / "spans.jsonl"
     env = {"AXONIZE_EXPORTER": "file", "AXONIZE_FILE_PATH": str(spans),
            "AXONIZE_SERVICE_NAME": "axonize-demo", "HF_HUB_OFFLINE": "1"}
-    session.log("1/2 the SDK by hand: examples/quickstart.py")
+    session.log("1/3 the SDK by hand: examples/quickstart.py")
     session.run("python", "examples/quickstart.py", env=env)
     session.run("python", "-m", "axonize", "summary", str(spans))
     hf_spans = out_dir / "transformers.jsonl"
-    session.log("2/2 zero code: axonize-instrument python examples/transformers_generate.py")
+    session.log("2/3 zero code: axonize-instrument python examples/transformers_generate.py")
     session.run("axonize-instrument", "--list")
     session.run("axonize-instrument", "--service-name", "hf-demo", "python",
                 "examples/transformers_generate.py",
                 env={**env, "AXONIZE_FILE_PATH": str(hf_spans)})
     session.run("python", "-m", "axonize", "summary", str(hf_spans))
+    ollama_spans = out_dir / "ollama.jsonl"
+    session.log("3/3 zero code: axonize-instrument python examples/ollama_integration.py, against "
+                "a local server that speaks the Ollama API (tests/ollama_server.py: 40 ms to the "
+                "first token, 10 ms per token)")
+    with _ollama_stand_in(session) as host:
+        session.run("axonize-instrument", "--service-name", "ollama-demo", "python",
+                    "examples/ollama_integration.py",
+                    env={**env, "AXONIZE_FILE_PATH": str(ollama_spans), "OLLAMA_HOST": host})
+    session.run("python", "-m", "axonize", "summary", str(ollama_spans))
     session.log(f"spans and metrics (OTLP JSON lines): {out_dir}")
     session.log("Send them to any OTLP endpoint instead: "
                 "OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 axonize-instrument python app.py")

@@ -362,6 +362,119 @@ def fig_hf_generate(trials: int) -> list[Figure]:
                         f"{base:,.0f} tok/s plain")]
 
 
+OLLAMA_CHUNKS = 64
+OLLAMA_QUESTION = [{"role": "user", "content": "Why is the sky blue? One sentence."}]
+
+
+def fig_ollama(trials: int, calls: int) -> list[Figure]:
+    """Caller-thread CPU per Ollama call: plain client, Axonize, OpenLLMetry, interleaved.
+
+    The real ``ollama`` client talks to the test suite's local Ollama-API server, run in its own
+    process.  The three states of the client (plain, patched by Axonize, patched by the peer)
+    are swapped in place between rounds, so every round measures all three on the same
+    machine state; the overhead is the median over rounds of (instrumented - plain).
+    """
+    import subprocess
+    from pathlib import Path
+
+    import ollama
+    from axonize_ollama import OllamaInstrumentor
+
+    import axonize
+
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parents[1] / "tests" / "ollama_server.py"),
+         "--chunks", str(OLLAMA_CHUNKS)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline()) if server.stdout else 0
+        module = sys.modules["ollama._client"]
+
+        def state() -> tuple[Any, Any, Any]:
+            return (module.Client.__dict__["_request"], module.AsyncClient.__dict__["_request"],
+                    module.__dict__.get("_copy_messages"))
+
+        def set_state(st: tuple[Any, Any, Any]) -> None:
+            module.Client._request, module.AsyncClient._request = st[0], st[1]
+            if st[2] is not None:
+                module._copy_messages = st[2]
+
+        plain = state()
+        axonize_idle()
+        OllamaInstrumentor().instrument()
+        states = {"plain": plain, "axonize": state()}
+        OllamaInstrumentor().uninstrument()
+        peer_name = "OpenLLMetry opentelemetry-instrumentation-ollama"
+        provider = None
+        try:
+            from importlib.metadata import version
+
+            from opentelemetry.instrumentation.ollama import OllamaInstrumentor as Peer
+            peer_name += f" {version('opentelemetry-instrumentation-ollama')} + OTel SDK"
+        except ImportError:
+            print("  (opentelemetry-instrumentation-ollama is not installed: no peer figure)",
+                  file=sys.stderr)
+        else:
+            provider, _ = otel_provider()
+            Peer().instrument(tracer_provider=provider)
+            states["peer"] = state()
+        set_state(plain)
+
+        client = ollama.Client(host=f"127.0.0.1:{port}")
+
+        def whole(k: int) -> None:
+            for _ in range(k):
+                client.chat(model="tiny-llama", messages=OLLAMA_QUESTION)
+
+        def streamed(k: int) -> None:
+            for _ in range(k):
+                for _ in client.chat(model="tiny-llama", messages=OLLAMA_QUESTION, stream=True):
+                    pass
+
+        results: dict[str, dict[str, list[float]]] = {}
+        for label, run in (("whole", whole), ("stream", streamed)):
+            per = results[label] = {mode: [] for mode in states}
+            modes = list(states)
+            for mode in modes:  # warm up each state
+                set_state(states[mode])
+                run(20)
+            for t in range(trials):
+                for mode in modes[t % len(modes):] + modes[:t % len(modes)]:
+                    set_state(states[mode])
+                    t0 = time.thread_time_ns()
+                    run(calls)
+                    per[mode].append((time.thread_time_ns() - t0) / calls)
+        set_state(plain)
+    finally:
+        server.terminate()
+        server.wait(10)
+    axonize.shutdown(10)
+    if provider is not None:
+        provider.shutdown()
+
+    def overhead_us(label: str, mode: str, per_chunk: bool = False) -> float:
+        per = results[label]
+        diffs = [m - p for m, p in zip(per[mode], per["plain"], strict=True)]
+        return statistics.median(diffs) / 1e3 / ((OLLAMA_CHUNKS + 1) if per_chunk else 1)
+
+    plain_whole = statistics.median(results["whole"]["plain"]) / 1e3
+    plain_stream = statistics.median(results["stream"]["plain"]) / 1e3
+    ax_call, ax_chunk = overhead_us("whole", "axonize"), overhead_us("stream", "axonize", True)
+    has_peer = "peer" in states
+    peer_call = overhead_us("whole", "peer") if has_peer else float("nan")
+    peer_chunk = overhead_us("stream", "peer", True) if has_peer else float("nan")
+    return [
+        Figure("ollama_call_overhead_us", "us", ax_call, peer_call, peer_name,
+               peer_call / ax_call if ax_call > 0 else float("nan"), "<= 20 us",
+               note=f"non-streamed ollama chat, caller-thread CPU added per call; the plain "
+                    f"client itself costs {plain_whole:,.0f} us of CPU per call here"),
+        Figure("ollama_stream_overhead_us", "us", ax_chunk, peer_chunk, peer_name,
+               peer_chunk / ax_chunk if ax_chunk > 0 else float("nan"), "<= 5 us",
+               note=f"streamed chat of {OLLAMA_CHUNKS} chunks + the final one: CPU added per "
+                    f"call / chunks (the per-call cost included); plain: {plain_stream:,.0f} "
+                    "us per call"),
+    ]
+
+
 def fig_export(trials: int, n: int, sink: Sink) -> list[Figure]:
     """End to end: n spans with 8 attributes, from creation until the sink has them all."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -430,7 +543,7 @@ def main() -> int:
     parser.add_argument("--readme", metavar="FILE",
                         help="write the figures as a table between the BENCH markers of FILE")
     parser.add_argument("--only", help="comma-separated figure groups: "
-                        "span,record_token,sampled,memory,hf_generate,export")
+                        "span,record_token,sampled,memory,hf_generate,ollama,export")
     args = parser.parse_args()
     trials = 5 if args.quick else 31
     n = 2_000 if args.quick else 5_000
@@ -443,6 +556,7 @@ def main() -> int:
         ("sampled", lambda: fig_sampled(trials, n)),
         ("memory", lambda: fig_memory(9, 10_000)),
         ("hf_generate", lambda: fig_hf_generate(5 if args.quick else 15)),
+        ("ollama", lambda: fig_ollama(5 if args.quick else 41, 40 if args.quick else 100)),
     ]
     if sink is not None:
         groups.append(("export", lambda: fig_export(trials, 20_000 if args.quick else 100_000,

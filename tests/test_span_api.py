@@ -66,7 +66,7 @@ def test_exception_marks_error_and_propagates_unchanged(traced: GrpcSink) -> Non
     assert record(span) == {
         "name": "generate",
         "kind": 1,
-        "attributes": {},
+        "attributes": {"error.type": "ValueError"},
         "status": {"code": 2, "message": "ValueError: CUDA out of memory"},
         "events": [{"name": "exception", "attributes": [
             "exception.message", "exception.stacktrace", "exception.type"]}],

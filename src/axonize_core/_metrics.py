@@ -88,7 +88,7 @@ class GenAiMetrics:
         if llm[R.PROVIDER] is not None:
             key_items.append((sc.GEN_AI_PROVIDER_NAME, str(llm[R.PROVIDER])))
         if rec[R.STATUS_CODE] == 2:
-            key_items.append(("error.type", _error_type(rec[R.EVENTS])))
+            key_items.append(("error.type", R.error_type(rec[R.EVENTS])))
         key = tuple(key_items)
         start, end, first = rec[R.START_NS], rec[R.END_NS], llm[R.FIRST_TOKEN_NS]
         duration_s = max(0, end - start) / 1e9
@@ -158,10 +158,3 @@ class GenAiMetrics:
                                     as_int=self.dropped_spans)
         self._dirty = False
         return bytes(req.SerializeToString())
-
-
-def _error_type(events: Any) -> str:
-    for _, name, attrs in events or ():
-        if name == "exception" and attrs:
-            return str(attrs.get("exception.type", "_OTHER"))
-    return "_OTHER"

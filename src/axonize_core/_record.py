@@ -67,10 +67,13 @@ def export_attributes(rec: Record) -> dict[str, Any] | None:
     llm = rec[LLM]
     gpus = rec[GPUS]
     if llm is None:
-        if gpus is None:
+        if gpus is None and rec[STATUS_CODE] != 2:
             return attrs  # type: ignore[no-any-return]
         out = dict(attrs) if attrs else {}
-        out.setdefault(sc.GPU_DEVICES, gpus)
+        if gpus is not None:
+            out.setdefault(sc.GPU_DEVICES, gpus)
+        if rec[STATUS_CODE] == 2:
+            out.setdefault(sc.ERROR_TYPE, error_type(rec[EVENTS]))
         return out
     a: dict[str, Any] = {sc.AI_OPERATION_NAME: llm[OPERATION]}
     if llm[MODEL] is not None:
@@ -93,9 +96,19 @@ def export_attributes(rec: Record) -> dict[str, Any] | None:
         a[sc.AI_LLM_TOKENS_PER_SECOND] = out_tokens / ((end - start) / 1e9)
     if gpus is not None:
         a[sc.GPU_DEVICES] = gpus
+    if rec[STATUS_CODE] == 2:
+        a[sc.ERROR_TYPE] = error_type(rec[EVENTS])
     if attrs:
         a.update(attrs)  # what the user set explicitly wins
     return a
+
+
+def error_type(events: Any) -> str:
+    """``error.type`` of a failed span: its exception's class, ``_OTHER`` if none was recorded."""
+    for _, name, attrs in events or ():
+        if name == "exception" and attrs:
+            return str(attrs.get("exception.type", "_OTHER"))
+    return "_OTHER"
 
 
 def is_llm(rec: Any) -> bool:

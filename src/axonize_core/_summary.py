@@ -82,6 +82,11 @@ def _percentile(values: list[float], q: float) -> float:
     return s[k]
 
 
+def _cell(values: list[float], width: int) -> str:
+    """The median, or ``-`` where no span had the figure (no stream: no TTFT)."""
+    return f"{_percentile(values, .5):>{width}.1f}" if values else f"{'-':>{width}}"
+
+
 def summarize(lines: Iterable[str], out: IO[str], max_traces: int = 5) -> int:
     """Print trace trees and per-model figures of an OTLP JSON-lines file; returns span count."""
     spans = list(iter_spans(lines))
@@ -137,5 +142,5 @@ def summarize(lines: Iterable[str], out: IO[str], max_traces: int = 5) -> int:
             out.write(
                 f"{name:<24}{len(m['latency']):>7}{int(sum(m['errors'])):>8}"
                 f"{_percentile(m['latency'], .5):>10.1f}{_percentile(m['latency'], .95):>10.1f}"
-                f"{_percentile(m['ttft'], .5):>10.1f}{_percentile(m['tps'], .5):>11.1f}\n")
+                f"{_cell(m['ttft'], 10)}{_cell(m['tps'], 11)}\n")
     return len(spans)

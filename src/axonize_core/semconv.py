@@ -51,6 +51,8 @@ AI_LLM_REQUEST_TOP_K = "ai.llm.request.top_k"
 AI_LLM_REQUEST_SEED = "ai.llm.request.seed"
 AI_LLM_REQUEST_NUM_BEAMS = "ai.llm.request.num_beams"
 AI_LLM_REQUEST_DO_SAMPLE = "ai.llm.request.do_sample"
+AI_LLM_REQUEST_CONTEXT_LENGTH = "ai.llm.request.context_length"
+AI_LLM_TOOL_CALLS = "ai.llm.tool_calls"
 AI_LLM_PROMPT = "ai.llm.prompt"
 AI_LLM_COMPLETION = "ai.llm.completion"
 
@@ -111,6 +113,12 @@ COST_TOTAL_USD = "cost.total_usd"
 COST_GPU_SECONDS = "cost.gpu_seconds"
 
 # --- standard OpenTelemetry GenAI names -------------------------------------------------------
+# --- standard OpenTelemetry names used as they are ----------------------------------------------
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+ERROR_TYPE = "error.type"
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
 GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
@@ -186,10 +194,22 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(AI_LLM_REQUEST_SEED, "int", "", "Sampling seed.", GEN_AI_REQUEST_SEED),
     AttributeSpec(AI_LLM_REQUEST_NUM_BEAMS, "int", "", "Beams in beam search."),
     AttributeSpec(AI_LLM_REQUEST_DO_SAMPLE, "boolean", "", "Sampling (true) or greedy (false)."),
+    AttributeSpec(AI_LLM_REQUEST_CONTEXT_LENGTH, "int", "{token}", "Context window asked for "
+                  "(Ollama `num_ctx`)."),
+    AttributeSpec(AI_LLM_TOOL_CALLS, "string[]", "", "Names of the tools the model called (the "
+                  "arguments only with content capture, in `ai.llm.completion`)."),
     AttributeSpec(AI_LLM_PROMPT, "string", "", "Prompt text; only with "
                   "`AXONIZE_CAPTURE_CONTENT=true`, truncated."),
     AttributeSpec(AI_LLM_COMPLETION, "string", "", "Generated text; only with "
                   "`AXONIZE_CAPTURE_CONTENT=true`, truncated."),
+    AttributeSpec(SERVER_ADDRESS, "string", "", "Host of the inference server called (standard "
+                  "OTel name)."),
+    AttributeSpec(SERVER_PORT, "int", "", "Port of the inference server called (standard OTel "
+                  "name)."),
+    AttributeSpec(ERROR_TYPE, "string", "", "Class of the error that failed the call (standard "
+                  "OTel name)."),
+    AttributeSpec(HTTP_RESPONSE_STATUS_CODE, "int", "", "HTTP status of a failed call to an "
+                  "inference server (standard OTel name)."),
     AttributeSpec(AI_SERVER_TOKENS_PER_SECOND, "double", "{token}/s", "Decode rate the "
                   "inference server reports (e.g. Ollama `eval_count / eval_duration`)."),
     AttributeSpec(AI_SERVER_PREFILL_MS, "double", "ms", "Prompt processing time the server "

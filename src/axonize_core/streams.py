@@ -34,23 +34,32 @@ END_ABANDONED = "abandoned"
 
 TokenCounter = Callable[[Any], int]
 ItemHook = Callable[[LlmSpan, Any], None]
-EndHook = Callable[[LlmSpan, str], None]
+EndHook = Callable[[LlmSpan, str, BaseException | None], None]
 
 
 class _Meter:
     """The shared bookkeeping of both proxies."""
 
-    __slots__ = ("count", "done", "last_ns", "max_gap_ns", "on_end", "on_item", "span")
+    __slots__ = ("count", "done", "last_ns", "max_gap_ns", "on_end", "on_item", "span",
+                 "start_on_pull")
 
     def __init__(self, span: LlmSpan | NoopSpan, count: TokenCounter | None,
-                 on_item: ItemHook | None, on_end: EndHook | None) -> None:
+                 on_item: ItemHook | None, on_end: EndHook | None,
+                 start_on_pull: bool = False) -> None:
         self.span = span
         self.count = count
         self.on_item = on_item
         self.on_end = on_end
+        self.start_on_pull = start_on_pull
         self.done = False
         self.last_ns = 0
         self.max_gap_ns = 0
+
+    def first_pull(self) -> None:
+        """The consumer asks for the first item: a lazy stream sends its request only now."""
+        span = self.span
+        if self.start_on_pull and isinstance(span, LlmSpan) and not self.done:
+            span.start_ns = _time_ns()
 
     def item(self, item: Any) -> None:
         try:
@@ -82,7 +91,7 @@ class _Meter:
             if self.max_gap_ns:
                 span.set_attribute(sc.AI_LLM_TOKEN_GAP_MAX_MS, self.max_gap_ns / 1e6)
             if self.on_end is not None:
-                self.on_end(span, how)  # type: ignore[arg-type]
+                self.on_end(span, how, exc)  # type: ignore[arg-type]
             span.end(exc)
         except Exception:
             debug_once("stream-end", "axonize: stream meter failed to end", exc_info=True)
@@ -92,9 +101,10 @@ class MeteredStream(_Proxy):
     """A sync iterator (or generator) proxy that meters what passes through."""
 
     def __init__(self, wrapped: Any, span: LlmSpan | NoopSpan, count: TokenCounter | None = None,
-                 on_item: ItemHook | None = None, on_end: EndHook | None = None) -> None:
+                 on_item: ItemHook | None = None, on_end: EndHook | None = None,
+                 start_on_pull: bool = False) -> None:
         super().__init__(wrapped)
-        self._self_meter = _Meter(span, count, on_item, on_end)
+        self._self_meter = _Meter(span, count, on_item, on_end, start_on_pull)
         self._self_iter: Iterator[Any] | None = None
 
     def __iter__(self) -> MeteredStream:
@@ -103,6 +113,7 @@ class MeteredStream(_Proxy):
     def __next__(self) -> Any:
         it = self._self_iter
         if it is None:
+            self._self_meter.first_pull()
             it = self._self_iter = iter(self.__wrapped__)
         try:
             item = next(it)
@@ -150,9 +161,10 @@ class MeteredAsyncStream(_Proxy):
     """An async iterator (or async generator) proxy that meters what passes through."""
 
     def __init__(self, wrapped: Any, span: LlmSpan | NoopSpan, count: TokenCounter | None = None,
-                 on_item: ItemHook | None = None, on_end: EndHook | None = None) -> None:
+                 on_item: ItemHook | None = None, on_end: EndHook | None = None,
+                 start_on_pull: bool = False) -> None:
         super().__init__(wrapped)
-        self._self_meter = _Meter(span, count, on_item, on_end)
+        self._self_meter = _Meter(span, count, on_item, on_end, start_on_pull)
         self._self_iter: AsyncIterator[Any] | None = None
 
     def __aiter__(self) -> MeteredAsyncStream:
@@ -161,6 +173,7 @@ class MeteredAsyncStream(_Proxy):
     async def __anext__(self) -> Any:
         it = self._self_iter
         if it is None:
+            self._self_meter.first_pull()
             it = self._self_iter = self.__wrapped__.__aiter__()
         try:
             item = await it.__anext__()
@@ -205,16 +218,22 @@ class MeteredAsyncStream(_Proxy):
 
 
 def meter_stream(stream: Any, span: LlmSpan | NoopSpan, count: TokenCounter | None = None,
-                 on_item: ItemHook | None = None, on_end: EndHook | None = None) -> Any:
+                 on_item: ItemHook | None = None, on_end: EndHook | None = None,
+                 start_on_pull: bool = False) -> Any:
     """Wrap a started ``span`` around a sync stream; the span ends with the stream.
 
     ``count(item)`` gives the tokens in one item (default 1); ``on_item(span, item)`` and
-    ``on_end(span, how)`` let a plugin read figures from chunks (e.g. a final usage chunk).
+    ``on_end(span, how, exc)`` let a plugin read figures from chunks (e.g. a final usage chunk)
+    and from the error that ended the stream, if any, before the span ends.
+    ``start_on_pull=True`` is for lazy streams (a generator that sends its request on the first
+    ``next``): the span's start moves to the first pull, so that neither the duration nor the
+    time to first token counts the time the caller held the stream before reading it.
     """
-    return MeteredStream(stream, span, count, on_item, on_end)
+    return MeteredStream(stream, span, count, on_item, on_end, start_on_pull)
 
 
 def meter_async_stream(stream: Any, span: LlmSpan | NoopSpan, count: TokenCounter | None = None,
-                       on_item: ItemHook | None = None, on_end: EndHook | None = None) -> Any:
+                       on_item: ItemHook | None = None, on_end: EndHook | None = None,
+                       start_on_pull: bool = False) -> Any:
     """``meter_stream`` for async iterators and async generators."""
-    return MeteredAsyncStream(stream, span, count, on_item, on_end)
+    return MeteredAsyncStream(stream, span, count, on_item, on_end, start_on_pull)

@@ -295,7 +295,8 @@ class TraceEncoder:
                 chunks.append(name_of(rec[0] or export_name(rec)))
                 chunks.append(_KINDS[rec[6]])
                 chunks.append(_pack_times(0x39, rec[4], 0x41, rec[5]))
-                attrs = rec[7] if rec[12] is None and rec[11] is None else export_attributes(rec)
+                attrs = (rec[7] if rec[12] is None and rec[11] is None and rec[9] != 2
+                         else export_attributes(rec))
                 if attrs:
                     encode_attributes(attrs, chunks)
                 if rec[8]:

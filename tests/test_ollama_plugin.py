@@ -1,0 +1,412 @@
+"""The Ollama plugin: the real ``ollama`` client against a local server speaking the Ollama API.
+
+Spans are asserted as whole records after OTLP export.  The server's first chunk comes after
+FIRST_TOKEN_S and one chunk follows every TOKEN_S, so the times the spans report can be checked
+against what the client really waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ollama = pytest.importorskip("ollama")
+httpx = pytest.importorskip("httpx")
+
+from axonize_ollama import OllamaInstrumentor  # noqa: E402
+from ollama._client import AsyncClient, Client  # noqa: E402
+from ollama_server import OllamaServer  # noqa: E402
+from otlp_sink import GrpcSink, attrs  # noqa: E402
+
+import axonize  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_TOKEN_S = 0.04
+TOKEN_S = 0.005
+ORIGINALS = (Client.__dict__["_request"], AsyncClient.__dict__["_request"])
+QUESTION = [{"role": "user", "content": "why is the sky blue"}]
+TIMED = ("ai.llm.ttft_ms", "ai.llm.tokens_per_second", "ai.llm.tpot_ms",
+         "ai.llm.token_gap_ms.max", "ai.server.tokens_per_second", "ai.server.prefill_ms",
+         "ai.server.load_ms", "ai.server.total_ms")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OllamaServer]:
+    with OllamaServer(first_token_s=FIRST_TOKEN_S, token_s=TOKEN_S) as srv:
+        yield srv
+
+
+@pytest.fixture
+def traced_ollama(traced: GrpcSink) -> Iterator[GrpcSink]:
+    assert OllamaInstrumentor().instrument()
+    yield traced
+    OllamaInstrumentor().uninstrument()
+
+
+def spans_of(sink: GrpcSink, n: int) -> list[Any]:
+    axonize.flush(10)
+    spans = sink.wait_for_spans(n)
+    assert len(spans) == n, [s.name for s in spans]
+    return sorted(spans, key=lambda s: s.start_time_unix_nano)
+
+
+def split(span: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(attributes that depend on timing, the rest)."""
+    a = attrs(span.attributes)
+    return {k: a.pop(k) for k in TIMED if k in a}, a
+
+
+def duration_ms(span: Any) -> float:
+    return float(span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
+
+
+def base(op: str, model: str, port: int) -> dict[str, Any]:
+    return {"ai.operation.name": op, "gen_ai.operation.name": op,
+            "ai.model.name": model, "gen_ai.request.model": model,
+            "ai.model.provider": "ollama", "gen_ai.provider.name": "ollama",
+            "server.address": "127.0.0.1", "server.port": port}
+
+
+def usage(tokens_in: int, tokens_out: int) -> dict[str, Any]:
+    return {"ai.llm.tokens.input": tokens_in, "gen_ai.usage.input_tokens": tokens_in,
+            "ai.llm.tokens.output": tokens_out, "gen_ai.usage.output_tokens": tokens_out}
+
+
+def finished(reason: str, model: str) -> dict[str, Any]:
+    return {"ai.llm.finish_reasons": [reason], "gen_ai.response.finish_reasons": [reason],
+            "ai.response.model": model, "gen_ai.response.model": model}
+
+
+def test_chat_is_one_client_span_with_the_servers_timings(traced_ollama: GrpcSink,
+                                                          server: OllamaServer) -> None:
+    client = ollama.Client(host=server.host)
+    reply = client.chat(model="tiny-llama", messages=QUESTION,
+                        options={"temperature": 0.2, "top_p": 0.9, "seed": 7, "num_ctx": 512})
+    (span,) = spans_of(traced_ollama, 1)
+    timed, a = split(span)
+    assert span.name == "chat tiny-llama"
+    assert span.kind == 3  # CLIENT
+    assert a == {
+        **base("chat", "tiny-llama", server.port), **usage(5, 8),
+        **finished("stop", "tiny-llama:latest"),
+        "ai.llm.request.temperature": 0.2, "gen_ai.request.temperature": 0.2,
+        "ai.llm.request.top_p": 0.9, "gen_ai.request.top_p": 0.9,
+        "ai.llm.request.seed": 7, "gen_ai.request.seed": 7,
+        "ai.llm.request.context_length": 512,
+    }
+    # The server's own figures, exactly as it reported them.
+    assert timed.pop("ai.server.total_ms") == reply.total_duration / 1e6
+    assert timed.pop("ai.server.prefill_ms") == reply.prompt_eval_duration / 1e6
+    assert timed.pop("ai.server.load_ms") == reply.load_duration / 1e6
+    assert timed.pop("ai.server.tokens_per_second") == pytest.approx(
+        reply.eval_count / (reply.eval_duration / 1e9))
+    # Client side: the whole answer arrived at once, so tokens/s but no TTFT.
+    assert timed == {"ai.llm.tokens_per_second": pytest.approx(
+        8 / (duration_ms(span) / 1000), rel=1e-6)}
+    assert duration_ms(span) >= reply.total_duration / 1e6
+
+
+def test_module_level_functions_are_traced(traced_ollama: GrpcSink, server: OllamaServer,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # ollama.chat & co. are methods of a default Client bound when ollama was imported.
+    default = ollama.chat.__self__
+    monkeypatch.setattr(default, "_client", httpx.Client(base_url=server.host))
+    ollama.generate(model="tiny-llama", prompt="hello there", options={"num_predict": 3})
+    ollama.embed(model="tiny-embed", input="one")
+    generate, embed = spans_of(traced_ollama, 2)
+    _, a = split(generate)
+    assert a == {**base("text_completion", "tiny-llama", server.port), **usage(2, 3),
+                 **finished("length", "tiny-llama:latest"),
+                 "ai.llm.request.max_tokens": 3, "gen_ai.request.max_tokens": 3}
+    assert embed.name == "embeddings tiny-embed"
+
+
+def test_stream_times_the_first_chunk_and_ends_with_the_last(traced_ollama: GrpcSink,
+                                                             server: OllamaServer) -> None:
+    client = ollama.Client(host=server.host)
+    t0 = time.perf_counter_ns()
+    stream = client.chat(model="tiny-llama", messages=QUESTION, stream=True)
+    seen = []
+    for chunk in stream:
+        seen.append((time.perf_counter_ns(), chunk.message.content))
+    t_end = time.perf_counter_ns()
+    (span,) = spans_of(traced_ollama, 1)
+    timed, a = split(span)
+    assert a == {**base("chat", "tiny-llama", server.port), **usage(5, 8),
+                 **finished("stop", "tiny-llama:latest"),
+                 "ai.llm.stream": True, "ai.llm.stream.end": "complete"}
+    # What the user saw: text chunks, then the final empty chunk with the figures.
+    assert [text for _, text in seen][-1] == "" and all(t for _, t in seen[:-1])
+    first_chunk_ms = (seen[0][0] - t0) / 1e6
+    assert FIRST_TOKEN_S * 1000 <= timed["ai.llm.ttft_ms"] <= first_chunk_ms
+    # The span covers the stream up to its last chunk, not only the call that created it.
+    assert (seen[-1][0] - t0) / 1e6 - 5 <= duration_ms(span) <= (t_end - t0) / 1e6
+    assert timed["ai.llm.tpot_ms"] == pytest.approx(
+        (duration_ms(span) - timed["ai.llm.ttft_ms"]) / 7, rel=1e-3)
+    assert timed["ai.llm.token_gap_ms.max"] >= TOKEN_S * 1000
+    assert {"ai.server.tokens_per_second", "ai.server.prefill_ms"} <= timed.keys()
+
+
+def test_a_stream_held_before_reading_does_not_count_the_wait(traced_ollama: GrpcSink,
+                                                              server: OllamaServer) -> None:
+    client = ollama.Client(host=server.host)
+    stream = client.generate(model="tiny-llama", prompt="hello", stream=True)
+    time.sleep(0.3)  # the request is sent only when the stream is first read
+    t_read = time.time_ns()
+    text = "".join(chunk.response for chunk in stream)
+    (span,) = spans_of(traced_ollama, 1)
+    timed, _ = split(span)
+    assert text.startswith("The sky is blue")
+    assert span.start_time_unix_nano >= t_read - 1_000_000
+    assert FIRST_TOKEN_S * 1000 <= timed["ai.llm.ttft_ms"] < 300
+
+
+def test_output_tokens_are_the_servers_count_not_the_chunk_count(traced: GrpcSink) -> None:
+    assert OllamaInstrumentor().instrument()
+    try:
+        with OllamaServer(tokens_per_chunk=2) as srv:
+            chunks = list(ollama.Client(host=srv.host).chat(
+                model="tiny-llama", messages=QUESTION, stream=True))
+    finally:
+        OllamaInstrumentor().uninstrument()
+    (span,) = spans_of(traced, 1)
+    _, a = split(span)
+    assert len(chunks) == 9 and chunks[-1].eval_count == 16
+    assert a["ai.llm.tokens.output"] == 16
+
+
+def test_a_stream_closed_early_ends_its_span_as_closed(traced_ollama: GrpcSink,
+                                                       server: OllamaServer) -> None:
+    client = ollama.Client(host=server.host)
+    stream = client.chat(model="tiny-llama", messages=QUESTION, stream=True)
+    got = [next(stream).message.content, next(stream).message.content]
+    stream.close()
+    (span,) = spans_of(traced_ollama, 1)
+    timed, a = split(span)
+    assert got == ["The", " sky"]
+    assert a == {**base("chat", "tiny-llama", server.port),
+                 "ai.llm.tokens.output": 2, "gen_ai.usage.output_tokens": 2,
+                 "ai.llm.stream": True, "ai.llm.stream.end": "closed"}
+    assert "ai.llm.ttft_ms" in timed
+    assert span.status.code == 0
+
+
+def test_concurrent_async_calls_each_get_their_own_numbers(traced_ollama: GrpcSink,
+                                                           server: OllamaServer) -> None:
+    async def run() -> list[str]:
+        client = ollama.AsyncClient(host=server.host)
+
+        async def streamed(n: int) -> str:
+            parts = []
+            async for chunk in await client.chat(model="tiny-llama", messages=QUESTION,
+                                                 stream=True, options={"num_predict": n}):
+                parts.append(chunk.message.content)
+            return "".join(parts)
+
+        async def whole(n: int) -> str:
+            reply = await client.generate(model="tiny-llama", prompt="count",
+                                          options={"num_predict": n})
+            return str(reply.response)
+
+        return list(await asyncio.gather(streamed(2), streamed(5), whole(3), streamed(7)))
+
+    texts = asyncio.run(run())
+    spans = spans_of(traced_ollama, 4)
+    assert [len(t.split()) for t in texts] == [2, 5, 3, 7]
+    by_tokens = {attrs(s.attributes)["ai.llm.tokens.output"]: s for s in spans}
+    assert sorted(by_tokens) == [2, 3, 5, 7]
+    for n, span in by_tokens.items():
+        timed, a = split(span)
+        assert a["ai.llm.request.max_tokens"] == n
+        assert a["ai.llm.finish_reasons"] == ["length"]
+        if n == 3:
+            assert span.name == "text_completion tiny-llama" and "ai.llm.ttft_ms" not in timed
+        else:
+            assert a["ai.llm.stream.end"] == "complete"
+            assert FIRST_TOKEN_S * 1000 <= timed["ai.llm.ttft_ms"] < duration_ms(span)
+            # Each stream's span lasts as long as its own chunks took, not its neighbours'.
+            assert duration_ms(span) >= FIRST_TOKEN_S * 1000 + (n - 1) * TOKEN_S * 1000
+    assert {s.trace_id for s in spans}.__len__() == 4  # concurrent roots, not nested
+
+
+def test_async_stream_closed_early_and_embed(traced_ollama: GrpcSink,
+                                             server: OllamaServer) -> None:
+    async def run() -> tuple[str, int]:
+        client = ollama.AsyncClient(host=server.host)
+        stream = await client.generate(model="tiny-llama", prompt="hi", stream=True)
+        first = await stream.__anext__()
+        await stream.aclose()
+        vectors = await client.embed(model="tiny-embed", input=["a", "b", "c"])
+        return first.response, len(vectors.embeddings)
+
+    assert asyncio.run(run()) == ("The", 3)
+    gen, emb = spans_of(traced_ollama, 2)
+    assert attrs(gen.attributes)["ai.llm.stream.end"] == "closed"
+    _, a = split(emb)
+    assert a == {**base("embeddings", "tiny-embed", server.port),
+                 "ai.llm.tokens.input": 3, "gen_ai.usage.input_tokens": 3,
+                 "ai.embedding.inputs": 3, "ai.embedding.dimensions": 8,
+                 "gen_ai.embeddings.dimension.count": 8,
+                 "ai.response.model": "tiny-embed:latest",
+                 "gen_ai.response.model": "tiny-embed:latest"}
+
+
+def test_the_older_embeddings_call(traced_ollama: GrpcSink, server: OllamaServer) -> None:
+    vector = ollama.Client(host=server.host).embeddings(model="tiny-embed", prompt="x")
+    (span,) = spans_of(traced_ollama, 1)
+    _, a = split(span)
+    assert len(vector.embedding) == 8
+    assert a == {**base("embeddings", "tiny-embed", server.port),
+                 "ai.embedding.inputs": 1, "ai.embedding.dimensions": 8,
+                 "gen_ai.embeddings.dimension.count": 8}
+
+
+def test_tool_calls_are_recorded_by_name(traced_ollama: GrpcSink, server: OllamaServer) -> None:
+    tool = {"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+    reply = ollama.Client(host=server.host).chat(model="tiny-llama", messages=QUESTION,
+                                                 tools=[tool])
+    (span,) = spans_of(traced_ollama, 1)
+    a = attrs(span.attributes)
+    assert reply.message.tool_calls[0].function.arguments == {"city": "Paris"}
+    assert a["ai.llm.tool_calls"] == ["get_weather"]
+    assert "ai.llm.completion" not in a and "ai.llm.prompt" not in a  # capture is off
+
+
+def test_content_capture_records_prompt_and_answer(sink: GrpcSink, server: OllamaServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AXONIZE_CAPTURE_CONTENT", "true")
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
+    assert OllamaInstrumentor().instrument()
+    try:
+        client = ollama.Client(host=server.host)
+        client.chat(model="tiny-llama", messages=QUESTION)
+        "".join(c.response for c in client.generate(model="tiny-llama", prompt="sky?",
+                                                    stream=True))
+    finally:
+        OllamaInstrumentor().uninstrument()
+    chat, gen = spans_of(sink, 2)
+    assert attrs(chat.attributes)["ai.llm.prompt"] == "user: why is the sky blue"
+    assert attrs(chat.attributes)["ai.llm.completion"] == \
+        "The sky is blue because of Rayleigh scattering"
+    assert attrs(gen.attributes)["ai.llm.prompt"] == "sky?"
+    assert attrs(gen.attributes)["ai.llm.completion"] == \
+        "The sky is blue because of Rayleigh scattering"
+
+
+@pytest.mark.parametrize(("model", "status", "message"), [
+    ("not-pulled", 404, 'model "not-pulled" not found, try pulling it first'),
+    ("crash", 500, "llama runner process has terminated: exit status 2"),
+])
+def test_server_errors_mark_the_span_and_reach_the_caller(
+        traced_ollama: GrpcSink, server: OllamaServer, model: str, status: int,
+        message: str) -> None:
+    client = ollama.Client(host=server.host)
+    with pytest.raises(ollama.ResponseError) as caught:
+        client.chat(model=model, messages=QUESTION)
+    with pytest.raises(ollama.ResponseError) as caught_stream:
+        list(client.chat(model=model, messages=QUESTION, stream=True))
+    assert (caught.value.status_code, caught.value.error) == (status, message)
+    assert (caught_stream.value.status_code, caught_stream.value.error) == (status, message)
+    whole, streamed = spans_of(traced_ollama, 2)
+    for span in (whole, streamed):
+        a = attrs(span.attributes)
+        assert (span.status.code, a["error.type"], a["http.response.status_code"]) == (
+            2, "ollama._types.ResponseError", status)
+        assert message in span.status.message
+    assert attrs(streamed.attributes)["ai.llm.stream.end"] == "error"
+
+
+def test_an_error_in_the_middle_of_a_stream(traced_ollama: GrpcSink,
+                                            server: OllamaServer) -> None:
+    got = []
+    with pytest.raises(ollama.ResponseError, match="error was encountered"):
+        for chunk in ollama.Client(host=server.host).chat(model="fail-midstream",
+                                                          messages=QUESTION, stream=True):
+            got.append(chunk.message.content)
+    (span,) = spans_of(traced_ollama, 1)
+    _, a = split(span)
+    assert got == ["The", " sky"]
+    assert a == {**base("chat", "fail-midstream", server.port),
+                 "ai.llm.tokens.output": 2, "gen_ai.usage.output_tokens": 2,
+                 "ai.llm.stream": True, "ai.llm.stream.end": "error",
+                 "error.type": "ollama._types.ResponseError"}
+    assert span.status.code == 2
+
+
+def test_connection_refused_and_timeouts_reach_the_caller(traced_ollama: GrpcSink,
+                                                          server: OllamaServer) -> None:
+    from conftest import free_port
+
+    # ollama >= 0.4.7 turns httpx's ConnectError into ConnectionError; older releases do not.
+    with pytest.raises((ConnectionError, httpx.ConnectError)) as refused_error:
+        ollama.Client(host=f"127.0.0.1:{free_port()}").chat(model="tiny-llama",
+                                                            messages=QUESTION)
+    with pytest.raises(httpx.ReadTimeout):
+        ollama.Client(host=server.host, timeout=0.2).chat(model="stall", messages=QUESTION)
+    refused, timed_out = spans_of(traced_ollama, 2)
+    assert attrs(refused.attributes)["error.type"] == (
+        "ConnectionError" if refused_error.type is ConnectionError else "httpx.ConnectError")
+    assert attrs(timed_out.attributes)["error.type"] == "httpx.ReadTimeout"
+    assert timed_out.status.code == refused.status.code == 2
+
+
+def test_other_calls_pass_through_without_spans(traced_ollama: GrpcSink,
+                                                server: OllamaServer) -> None:
+    client = ollama.Client(host=server.host)
+    assert "tiny-llama:latest" in [m.model for m in client.list().models]
+    client.embed(model="tiny-embed", input="x")
+    (span,) = spans_of(traced_ollama, 1)
+    assert span.name == "embeddings tiny-embed"
+
+
+def test_uninstrument_restores_the_client(traced: GrpcSink, server: OllamaServer) -> None:
+    instrumentor = OllamaInstrumentor()
+    assert instrumentor.instrument()
+    assert Client.__dict__["_request"] is not ORIGINALS[0]
+    instrumentor.uninstrument()
+    assert (Client.__dict__["_request"], AsyncClient.__dict__["_request"]) == ORIGINALS
+    ollama.Client(host=server.host).chat(model="tiny-llama", messages=QUESTION)
+    axonize.flush(5)
+    time.sleep(0.2)
+    assert traced.spans() == []
+
+
+def test_example_runs_under_the_launcher(sink: GrpcSink) -> None:
+    """examples/ollama_integration.py, unchanged, under axonize-instrument: module-level
+    functions, Client, streaming, embed and concurrent AsyncClient calls all arrive."""
+    with OllamaServer(first_token_s=0.01, token_s=0.001) as srv:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AXONIZE_", "OTEL_"))}
+        env.update({"OLLAMA_HOST": f"127.0.0.1:{srv.port}", "AXONIZE_ENDPOINT": sink.endpoint,
+                    "AXONIZE_SERVICE_NAME": "ollama-example", "AXONIZE_PLUGINS": "ollama"})
+        launcher = Path(sys.executable).with_name("axonize-instrument")
+        done = subprocess.run([str(launcher), sys.executable, "examples/ollama_integration.py"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "stream: The sky is blue" in done.stdout
+    spans = sink.wait_for_spans(6)
+    names = sorted(s.name for s in spans)
+    assert names == ["chat llama3.2", "chat llama3.2", "embeddings all-minilm",
+                     "text_completion llama3.2", "text_completion llama3.2",
+                     "text_completion llama3.2"]
+    stream = next(s for s in spans if "ai.llm.stream" in attrs(s.attributes))
+    assert attrs(stream.attributes)["ai.llm.tokens.output"] == 8
+
+
+def test_example_says_what_to_do_without_a_server() -> None:
+    from conftest import free_port
+
+    env = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{free_port()}"}
+    done = subprocess.run([sys.executable, "examples/ollama_integration.py"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "No Ollama server answers" in done.stderr and "ollama serve" in done.stderr
