@@ -362,6 +362,57 @@ def fig_hf_generate(trials: int) -> list[Figure]:
                         f"{base:,.0f} tok/s plain")]
 
 
+def fig_gpu(trials: int, n: int, seconds: float) -> list[Figure]:
+    """The GPU profiler: what set_gpus costs the caller, and what the sampler costs a core."""
+    import axonize
+    from axonize_core.gpu import GpuProfiler, NvmlBackend, SimulatedNvml
+
+    axonize_idle(gpu_backend="simulated", gpu_simulate="8xh100")
+    span = axonize.span
+
+    def plain(k: int) -> None:
+        for _ in range(k):
+            with span("x"):
+                pass
+
+    def with_gpus(k: int) -> None:
+        for _ in range(k):
+            with span("x") as s:
+                s.set_gpus("cuda:0")
+
+    def flush() -> None:
+        axonize.flush(60)
+
+    ax, base, ratio = paired_ns(with_gpus, flush, plain, flush, n, trials)
+    axonize.shutdown(10)
+
+    # The sampler's own CPU clock, over `seconds`, reading 8 simulated GPUs every 100 ms.
+    lib = SimulatedNvml("8xh100")
+    lib.nvmlInit()
+    profiler = GpuProfiler(NvmlBackend(lib), 0.1).start()
+    thread = profiler._thread
+    assert thread is not None and thread.ident is not None
+    clock = time.pthread_getcpuclockid(thread.ident)
+    time.sleep(0.5)
+    cpu0, t0, calls0 = time.clock_gettime(clock), time.monotonic(), lib.calls
+    time.sleep(seconds)
+    cpu1, t1, calls1 = time.clock_gettime(clock), time.monotonic(), lib.calls
+    profiler.stop()
+    pct = (cpu1 - cpu0) / (t1 - t0) * 100
+    per_call_us = (cpu1 - cpu0) / max(1, calls1 - calls0) * 1e6
+    return [
+        Figure("set_gpus_span_ns", "ns", ax, base, "a plain Axonize span, same process",
+               ratio, "<= 2x a plain span",
+               note=f"span + set_gpus('cuda:0'): {ax / base:.2f}x a plain span; the GPU window "
+                    "is aggregated on the exporter thread"),
+        Figure("gpu_sampler_cpu_pct", "%", pct, 100.0, "one core", float("nan"),
+               "<= 0.5% of one core",
+               note=f"8 simulated H100s every 100 ms for {seconds:.0f} s, the sampler thread's "
+                    f"CPU clock ({per_call_us:.1f} us per NVML call incl. the simulated "
+                    "library; real NVML calls add their driver time)"),
+    ]
+
+
 OLLAMA_CHUNKS = 64
 OLLAMA_QUESTION = [{"role": "user", "content": "Why is the sky blue? One sentence."}]
 
@@ -543,7 +594,7 @@ def main() -> int:
     parser.add_argument("--readme", metavar="FILE",
                         help="write the figures as a table between the BENCH markers of FILE")
     parser.add_argument("--only", help="comma-separated figure groups: "
-                        "span,record_token,sampled,memory,hf_generate,ollama,export")
+                        "span,record_token,sampled,memory,hf_generate,gpu,ollama,export")
     args = parser.parse_args()
     trials = 5 if args.quick else 31
     n = 2_000 if args.quick else 5_000
@@ -556,6 +607,7 @@ def main() -> int:
         ("sampled", lambda: fig_sampled(trials, n)),
         ("memory", lambda: fig_memory(9, 10_000)),
         ("hf_generate", lambda: fig_hf_generate(5 if args.quick else 15)),
+        ("gpu", lambda: fig_gpu(trials, n, 3.0 if args.quick else 10.0)),
         ("ollama", lambda: fig_ollama(5 if args.quick else 41, 40 if args.quick else 100)),
     ]
     if sink is not None:
@@ -621,6 +673,10 @@ def _fmt(v: float, unit: str) -> str:
         return f"{v:,.0f}/s"
     if unit == "spans":
         return f"{v:,.0f}"
+    if unit == "%":
+        return f"{v:.2f} %"
+    if v != v:  # no baseline
+        return "-"
     return f"{v:,.0f} {unit}"
 
 

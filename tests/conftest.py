@@ -31,6 +31,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def sink() -> Iterator[GrpcSink]:
     s = GrpcSink()
     yield s
+    axonize.shutdown(timeout=2)  # while the sink still answers
     s.stop()
 
 
@@ -38,6 +39,7 @@ def sink() -> Iterator[GrpcSink]:
 def http_sink() -> Iterator[HttpSink]:
     s = HttpSink()
     yield s
+    axonize.shutdown(timeout=2)
     s.stop()
 
 

@@ -79,6 +79,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Turn every span into a no-op."),
     Setting("gpu_profiling", "AXONIZE_GPU_PROFILING", "", "true",
             "Sample GPUs and attribute them to spans that call `set_gpus`."),
+    Setting("gpu_backend", "AXONIZE_GPU_BACKEND", "", "auto",
+            "`auto` (NVIDIA through NVML, else Apple Silicon, else none), `nvml`, `apple`, "
+            "`simulated` or `none`."),
+    Setting("gpu_sample_interval_ms", "AXONIZE_GPU_SAMPLE_INTERVAL_MS", "", "100",
+            "How often the GPU profiler reads every device."),
+    Setting("gpu_simulate", "AXONIZE_GPU_SIMULATE", "", "h100,a100:mig=1g.10gb+2g.20gb+3g.40gb",
+            "Topology of the `simulated` backend: devices `[N x]MODEL[:mig=P+P...]` "
+            "(models h200, h100, a100, a100-40gb, l40s, l4, a10g, t4)."),
+    Setting("price_file", "AXONIZE_PRICE_FILE", "", "",
+            "JSON file of GPU-hour, energy and token prices over the shipped defaults "
+            "(see `axonize_core.cost`)."),
+    Setting("energy_usd_per_kwh", "AXONIZE_ENERGY_USD_PER_KWH", "", "0.15",
+            "Electricity price for `cost.energy_usd` (over the price file's)."),
     Setting("plugins", "AXONIZE_PLUGINS", "", "all installed",
             "Comma-separated plugins to activate (`axonize-instrument --list` shows them)."),
     Setting("disabled_plugins", "AXONIZE_DISABLED_PLUGINS", "", "",
@@ -121,6 +134,11 @@ class Config:
     semconv: str = "both"
     disabled: bool = False
     gpu_profiling: bool = True
+    gpu_backend: str = "auto"
+    gpu_sample_interval_ms: int = 100
+    gpu_simulate: str = ""
+    price_file: str = ""
+    energy_usd_per_kwh: float | None = None  # None: the price file's, else 0.15
     plugins: str = ""
     disabled_plugins: str = ""
     capture_content: bool = False
@@ -202,6 +220,20 @@ def _rate(v: Any) -> float:
     return r
 
 
+def _non_negative(v: Any) -> float:
+    x = float(v)
+    if x < 0:
+        raise ValueError(f"expected a number >= 0, got {v!r}")
+    return x
+
+
+def _topology(v: Any) -> str:
+    from axonize_core.gpu._simulated import parse_topology
+
+    parse_topology(str(v))  # raises ValueError with what is wrong
+    return str(v)
+
+
 def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(v: Any) -> str:
         s = str(v).strip().lower()
@@ -263,6 +295,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "semconv": _choice(SEMCONV_MODES),
     "disabled": _bool_kw,
     "gpu_profiling": _bool_kw,
+    "gpu_backend": _choice(("auto", "nvml", "apple", "simulated", "none")),
+    "gpu_sample_interval_ms": _positive_int,
+    "gpu_simulate": _topology,
+    "price_file": _str,
+    "energy_usd_per_kwh": _non_negative,
     "plugins": _str,
     "disabled_plugins": _str,
     "capture_content": _bool_kw,

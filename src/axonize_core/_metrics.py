@@ -70,6 +70,7 @@ class GenAiMetrics:
         self.start_ns = time.time_ns()
         self.histograms: dict[tuple[str, Key], Histogram] = {}
         self.dropped_spans = 0
+        self.gpu: Any = None  # a GpuProfiler: its latest samples become gauges
         self._scope_version = scope_version
         self._dirty = False
 
@@ -119,7 +120,7 @@ class GenAiMetrics:
 
     @property
     def has_data(self) -> bool:
-        return bool(self.histograms) or self.dropped_spans > 0
+        return bool(self.histograms) or self.dropped_spans > 0 or self.gpu is not None
 
     def encode(self, resource: Mapping[str, Any]) -> bytes:
         """Cumulative ``ExportMetricsServiceRequest`` bytes of everything recorded so far."""
@@ -156,5 +157,53 @@ class GenAiMetrics:
         dropped.sum.is_monotonic = True
         dropped.sum.data_points.add(start_time_unix_nano=self.start_ns, time_unix_nano=now,
                                     as_int=self.dropped_spans)
+        if self.gpu is not None:
+            _gpu_gauges(sm, self.gpu.gauges(), self.gpu.runtime)
         self._dirty = False
         return bytes(req.SerializeToString())
+
+
+_GPU_GAUGES = (
+    (sc.METRIC_GPU_UTILIZATION, "%", "GPU utilization (absent on MIG instances).",
+     "utilization_pct"),
+    (sc.METRIC_GPU_MEMORY_USED, "By", "Device memory in use.", "memory_used_bytes"),
+    (sc.METRIC_GPU_POWER, "W", "Board power (a MIG instance: its share).", "power_w"),
+    (sc.METRIC_GPU_TEMPERATURE, "Cel", "GPU temperature.", "temperature_c"),
+    (sc.METRIC_GPU_ENERGY, "J", "Energy counter of the device since the driver loaded.",
+     "energy_j"),
+)
+
+
+def _gpu_gauges(sm: Any, samples: Sequence[Any], runtime: Mapping[str, str]) -> None:
+    """One gauge per figure, one data point per device, identity as attributes."""
+    from opentelemetry.proto.common.v1 import common_pb2
+
+    if not samples:
+        return
+
+    def identity(gpu: Any) -> list[Any]:
+        items = [("gpu.uuid", gpu.uuid), ("gpu.name", gpu.name), ("gpu.vendor", gpu.vendor),
+                 ("gpu.compute_resource.id", gpu.compute_resource_id)]
+        if gpu.profile:
+            items.append(("gpu.mig.profile", gpu.profile))
+        items.extend((f"gpu.{k}", v) for k, v in runtime.items())
+        return [common_pb2.KeyValue(key=k, value=common_pb2.AnyValue(string_value=str(v)))
+                for k, v in items]
+
+    ids = [identity(gpu) for gpu, _ in samples]
+    total = sm.metrics.add(name=sc.METRIC_GPU_MEMORY_TOTAL, unit="By",
+                           description="Device memory size.")
+    for (gpu, sample), attrs in zip(samples, ids, strict=True):
+        dp = total.gauge.data_points.add(time_unix_nano=sample.time_ns,
+                                         as_int=gpu.memory_total_bytes)
+        dp.attributes.extend(attrs)
+    for name, unit, desc, field in _GPU_GAUGES:
+        metric = None
+        for (_gpu, sample), attrs in zip(samples, ids, strict=True):
+            value = getattr(sample, field)
+            if value is None:
+                continue
+            if metric is None:
+                metric = sm.metrics.add(name=name, unit=unit, description=desc)
+            dp = metric.gauge.data_points.add(time_unix_nano=sample.time_ns, as_double=value)
+            dp.attributes.extend(attrs)

@@ -42,6 +42,19 @@ FIRST_TOKEN_NS = 7
 Record = tuple[Any, ...]
 
 
+class _Enrichment:
+    """What the exporter thread adds to spans: GPU figures and costs (set by ``init``)."""
+
+    __slots__ = ("gpu", "prices")
+
+    def __init__(self) -> None:
+        self.gpu: Any = None  # a GpuProfiler, when one runs
+        self.prices: Any = None  # a PriceTable
+
+
+ENRICH = _Enrichment()
+
+
 def export_name(rec: Record) -> str:
     name = rec[NAME]
     if name:
@@ -72,6 +85,7 @@ def export_attributes(rec: Record) -> dict[str, Any] | None:
         out = dict(attrs) if attrs else {}
         if gpus is not None:
             out.setdefault(sc.GPU_DEVICES, gpus)
+            _enrich(rec, out)
         if rec[STATUS_CODE] == 2:
             out.setdefault(sc.ERROR_TYPE, error_type(rec[EVENTS]))
         return out
@@ -98,9 +112,30 @@ def export_attributes(rec: Record) -> dict[str, Any] | None:
         a[sc.GPU_DEVICES] = gpus
     if rec[STATUS_CODE] == 2:
         a[sc.ERROR_TYPE] = error_type(rec[EVENTS])
+    prices = ENRICH.prices
+    if gpus is not None or prices is not None:
+        if prices is not None:
+            prices.add_token_cost(llm[MODEL], llm[TOKENS_INPUT], out_tokens, a)
+        _enrich(rec, a)
     if attrs:
         a.update(attrs)  # what the user set explicitly wins
     return a
+
+
+def _enrich(rec: Record, out: dict[str, Any]) -> None:
+    """GPU window figures and the cost total (exporter thread; never raises)."""
+    try:
+        gpu = ENRICH.gpu
+        if gpu is not None and rec[GPUS]:
+            gpu.enrich(rec[GPUS], rec[START_NS], rec[END_NS], out)
+        if ENRICH.prices is not None:
+            from axonize_core.cost import add_total
+
+            add_total(out)
+    except Exception:
+        from axonize_core._log import debug_once
+
+        debug_once("gpu-enrich", "axonize: GPU attribution failed", exc_info=True)
 
 
 def error_type(events: Any) -> str:

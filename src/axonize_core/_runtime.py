@@ -14,7 +14,7 @@ from axonize_core._metrics import GenAiMetrics
 from axonize_core._otlp.encode import TraceEncoder
 from axonize_core._otlp.exporters import Exporter
 from axonize_core._processor import _FORK_CALLBACKS, BatchProcessor, ExportHook
-from axonize_core._record import is_llm
+from axonize_core._record import ENRICH, is_llm
 from axonize_core._span import PIPELINE, RECORDING, _NullSink
 
 _lock = threading.RLock()
@@ -67,6 +67,7 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             PIPELINE.set_sink(_NullSink())
             return cfg
         proc.hooks.extend(STATE.export_hooks)
+        _start_gpu(cfg, metrics)
         STATE.processor = proc
         PIPELINE.set_sink(proc.buffer)
         PIPELINE.sample_bound = int(cfg.sample_rate * (1 << 64))
@@ -101,10 +102,64 @@ def shutdown(timeout: float = 5.0) -> bool:
         return _shutdown_locked(timeout)
 
 
+def _start_gpu(cfg: Config, metrics: GenAiMetrics | None) -> None:
+    """Prices for the exporter thread, and the GPU profiler when a GPU backend can run."""
+    from axonize_core.cost import PriceTable
+
+    try:
+        ENRICH.prices = PriceTable.load(cfg.price_file or None, cfg.energy_usd_per_kwh)
+    except ValueError as exc:
+        logger.warning("axonize: %s; using the default prices", exc)
+        ENRICH.prices = PriceTable.load(None, cfg.energy_usd_per_kwh)
+    if not cfg.gpu_profiling or cfg.gpu_backend == "none":
+        return
+    try:
+        from axonize_core.gpu import GpuProfiler, create_backend
+
+        backend = create_backend(cfg.gpu_backend, cfg.gpu_simulate)
+        if backend is None:
+            return
+        profiler = GpuProfiler(backend, cfg.gpu_sample_interval_ms / 1000, prices=ENRICH.prices)
+        if not profiler.devices:
+            backend.close()
+            return
+        profiler.start()
+    except Exception as exc:
+        logger.warning("axonize: GPU profiling disabled: %s", exc)
+        return
+    ENRICH.gpu = profiler
+    if metrics is not None:
+        metrics.gpu = profiler
+
+
+def _stop_gpu() -> None:
+    profiler, ENRICH.gpu = ENRICH.gpu, None
+    if profiler is not None:
+        try:
+            profiler.stop()
+            profiler.backend.close()
+        except Exception:
+            debug_once("gpu-stop", "axonize: GPU profiler stop failed", exc_info=True)
+
+
+def _gpu_after_fork() -> None:
+    if ENRICH.gpu is not None:
+        ENRICH.gpu.after_fork()
+
+
+_FORK_CALLBACKS.append(_gpu_after_fork)
+
+
+def gpu_profiler() -> Any:
+    """The running :class:`~axonize_core.gpu.GpuProfiler`, or None."""
+    return ENRICH.gpu
+
+
 def _shutdown_locked(timeout: float) -> bool:
     RECORDING.on = PIPELINE.fast = False
     proc, STATE.processor = STATE.processor, None
     if proc is None:
+        _stop_gpu()
         return True
     try:
         return proc.shutdown(timeout)
@@ -112,6 +167,7 @@ def _shutdown_locked(timeout: float) -> bool:
         debug_once("shutdown", "axonize: shutdown failed", exc_info=True)
         return False
     finally:
+        _stop_gpu()
         if PIPELINE.sink is proc.buffer:
             PIPELINE.set_sink(_NullSink())
 

@@ -141,6 +141,13 @@ METRIC_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
 METRIC_TIME_PER_OUTPUT_TOKEN = "gen_ai.server.time_per_output_token"
 METRIC_TOKENS_PER_SECOND = AI_LLM_TOKENS_PER_SECOND
 METRIC_DROPPED_SPANS = "axonize.spans.dropped"
+# GPU gauges (the latest sample of each device), with the device identity as attributes.
+METRIC_GPU_UTILIZATION = "gpu.utilization"
+METRIC_GPU_MEMORY_USED = "gpu.memory.used"
+METRIC_GPU_MEMORY_TOTAL = "gpu.memory.total"
+METRIC_GPU_POWER = "gpu.power"
+METRIC_GPU_TEMPERATURE = "gpu.temperature"
+METRIC_GPU_ENERGY = "gpu.energy"
 
 # Operation names (values of ``gen_ai.operation.name``).
 OPERATION_CHAT = "chat"
