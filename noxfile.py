@@ -119,8 +119,10 @@ def demo(session: nox.Session) -> None:
     spans = out_dir / "spans.jsonl"
     env = {"AXONIZE_EXPORTER": "file", "AXONIZE_FILE_PATH": str(spans),
            "AXONIZE_SERVICE_NAME": "axonize-demo", "HF_HUB_OFFLINE": "1"}
-    session.log("1/3 the SDK by hand: examples/quickstart.py")
-    session.run("python", "examples/quickstart.py", env=env)
+    session.log("1/3 the SDK by hand: examples/quickstart.py, on a simulated H100 "
+                "(AXONIZE_GPU_BACKEND=simulated: GPU utilization, energy and cost per span)")
+    session.run("python", "examples/quickstart.py",
+                env={**env, "AXONIZE_GPU_BACKEND": "simulated", "AXONIZE_GPU_SIMULATE": "h100"})
     session.run("python", "-m", "axonize", "summary", str(spans))
     hf_spans = out_dir / "transformers.jsonl"
     session.log("2/3 zero code: axonize-instrument python examples/transformers_generate.py")

@@ -8,6 +8,9 @@ tokens/s and TPOT; one request fails on purpose to show error spans.
     AXONIZE_EXPORTER=file AXONIZE_FILE_PATH=spans.jsonl python examples/quickstart.py
     python -m axonize summary spans.jsonl                          # trace trees + per model
     OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 python examples/quickstart.py
+
+With no GPU here, ``AXONIZE_GPU_BACKEND=simulated`` attributes the spans to a simulated H100
+(``nox -s demo`` does this), so that GPU utilization, energy and cost show up as on a real one.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def handle_request(prompt: str, model_name: str, max_tokens: int = 24) -> str:
         model = MODELS[model_name]
         tokens = model.tokenize(prompt)
         with axonize.llm_span(model=model_name, provider="quickstart") as llm:
+            llm.set_gpus("cuda:0")  # where the model runs: the GPU profiler fills in gpu.0.*
             llm.set_tokens_input(len(tokens))
             llm.set_attribute("ai.llm.request.max_tokens", max_tokens)
             llm.set_attribute("ai.llm.stream", True)

@@ -135,12 +135,20 @@ def summarize(lines: Iterable[str], out: IO[str], max_traces: int = 5) -> int:
             m["ttft"].append(float(a["ai.llm.ttft_ms"]))
         if "ai.llm.tokens_per_second" in a:
             m["tps"].append(float(a["ai.llm.tokens_per_second"]))
+        if "gpu.0.utilization.avg_pct" in a:
+            m["gpu"].append(float(a["gpu.0.utilization.avg_pct"]))
+        if "cost.total_usd" in a:
+            m["cost"].append(float(a["cost.total_usd"]))
     if models:
+        gpu = any(m["gpu"] or m["cost"] for m in models.values())
+        extra = f"{'gpu %':>8}{'cost USD':>12}" if gpu else ""
         out.write(f"{'model':<24}{'calls':>7}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}"
-                  f"{'ttft p50':>10}{'tok/s p50':>11}\n")
+                  f"{'ttft p50':>10}{'tok/s p50':>11}{extra}\n")
         for name, m in sorted(models.items()):
+            cost = f"{sum(m['cost']):>12.2e}" if m["cost"] else f"{'-':>12}"
+            extra = f"{_cell(m['gpu'], 8)}{cost}" if gpu else ""
             out.write(
                 f"{name:<24}{len(m['latency']):>7}{int(sum(m['errors'])):>8}"
                 f"{_percentile(m['latency'], .5):>10.1f}{_percentile(m['latency'], .95):>10.1f}"
-                f"{_cell(m['ttft'], 10)}{_cell(m['tps'], 11)}\n")
+                f"{_cell(m['ttft'], 10)}{_cell(m['tps'], 11)}{extra}\n")
     return len(spans)
