@@ -405,7 +405,7 @@ def fig_gpu(trials: int, n: int, seconds: float) -> list[Figure]:
                ratio, "<= 2x a plain span",
                note=f"span + set_gpus('cuda:0'): {ax / base:.2f}x a plain span; the GPU window "
                     "is aggregated on the exporter thread"),
-        Figure("gpu_sampler_cpu_pct", "%", pct, 100.0, "one core", float("nan"),
+        Figure("gpu_sampler_cpu_pct", "%", pct, float("nan"), "one core", float("nan"),
                "<= 0.5% of one core",
                note=f"8 simulated H100s every 100 ms for {seconds:.0f} s, the sampler thread's "
                     f"CPU clock ({per_call_us:.1f} us per NVML call incl. the simulated "
@@ -673,10 +673,10 @@ def _fmt(v: float, unit: str) -> str:
         return f"{v:,.0f}/s"
     if unit == "spans":
         return f"{v:,.0f}"
-    if unit == "%":
-        return f"{v:.2f} %"
     if v != v:  # no baseline
         return "-"
+    if unit == "%":
+        return f"{v:.2f} %"
     return f"{v:,.0f} {unit}"
 
 

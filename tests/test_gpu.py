@@ -114,7 +114,8 @@ def test_a_span_gets_its_gpu_window_and_costs(sink: GrpcSink,
         "uuid": profiler.devices[0].uuid, "name": H100, "vendor": "nvidia",
         "compute_resource.id": profiler.devices[0].uuid, "runtime.context": "cuda:0",
         "memory.total_bytes": 80 << 30, "utilization.avg_pct": 75.0,
-        "utilization.max_pct": 75.0, "temperature_c": 69.0, "node": socket.gethostname(),
+        "utilization.max_pct": 75.0, "temperature_c": 69.0, "clock.sm_mhz": 1760.0,
+        "node": socket.gethostname(),
         "k8s.pod": "llm-7f9c", "k8s.namespace": "serving", "k8s.container": "vllm",
     }
     assert power == pytest.approx(70 + 630 * 0.75, rel=0.02)  # from the energy counter
@@ -328,3 +329,38 @@ def test_real_nvml(sink: GrpcSink) -> None:
     print(json.dumps(g, indent=1))
     assert g["vendor"] == "nvidia" and g["uuid"].startswith(("GPU-", "MIG-"))
     assert g["memory.total_bytes"] > 0
+
+
+@pytest.mark.gpu
+def test_real_gpu_generate_is_attributed_with_no_code(sink: GrpcSink,
+                                                      tmp_path: Path) -> None:
+    """On a CUDA machine: the transformers plugin names the model's device and the NVML
+    profiler fills in what that GPU did during generate (skipped elsewhere)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("pynvml")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    import tiny_models
+    from axonize_transformers import TransformersInstrumentor
+
+    model, tok = tiny_models.load(tiny_models.build_llama(tmp_path / "tiny-llama"))
+    model.to("cuda")
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, gpu_backend="nvml",
+                 gpu_sample_interval_ms=20)
+    assert TransformersInstrumentor().instrument()
+    try:
+        enc = tok("hello world", return_tensors="pt").to("cuda")
+        time.sleep(0.1)
+        model.generate(**enc, max_new_tokens=64, min_new_tokens=64, do_sample=False)
+    finally:
+        TransformersInstrumentor().uninstrument()
+    _, a = one_span(sink)
+    g = gpu_attrs(a)
+    print(json.dumps({k: v for k, v in a.items() if k.startswith(("gpu.", "cost.", "ai.llm"))},
+                     indent=1))
+    assert a["gpu.devices"] == ["cuda:0"]
+    assert g["vendor"] == "nvidia" and g["runtime.context"] == "cuda:0"
+    assert g["uuid"] == gpu_profiler().visible[0].uuid  # type: ignore[union-attr]
+    assert g["memory.used_bytes"] > 0 and "power.avg_w" in g
+    assert a["cost.gpu_seconds"] > 0

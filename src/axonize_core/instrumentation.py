@@ -40,7 +40,8 @@ class DependencyStatus:
 
 def check_requirements(requirements: Collection[str]) -> DependencyStatus:
     """All requirements (``"transformers >= 4.45, < 6"``) satisfied by installed distributions?"""
-    from importlib_metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version
+
     from packaging.requirements import Requirement
 
     found = None
@@ -221,7 +222,7 @@ def _selected(name: str, cfg: Any) -> tuple[bool, str]:
 
 def discover(cfg: Any = None) -> list[PluginInfo]:
     """Every plugin registered under ``axonize.plugins``, with whether it will activate."""
-    from importlib_metadata import entry_points
+    from importlib.metadata import entry_points
 
     from axonize_core._config import load_config
 

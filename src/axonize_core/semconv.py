@@ -94,6 +94,7 @@ GPU_UTILIZATION_MAX_PCT = "utilization.max_pct"
 GPU_POWER_AVG_W = "power.avg_w"
 GPU_ENERGY_J = "energy_j"
 GPU_TEMPERATURE_C = "temperature_c"
+GPU_SM_CLOCK_MHZ = "clock.sm_mhz"
 GPU_NODE = "node"
 GPU_POD = "k8s.pod"
 GPU_NAMESPACE = "k8s.namespace"
@@ -261,6 +262,8 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("gpu.{i}." + GPU_POWER_AVG_W, "double", "W", "Mean board power over the span."),
     AttributeSpec("gpu.{i}." + GPU_ENERGY_J, "double", "J", "Energy used during the span."),
     AttributeSpec("gpu.{i}." + GPU_TEMPERATURE_C, "double", "Cel", "Temperature at span end."),
+    AttributeSpec("gpu.{i}." + GPU_SM_CLOCK_MHZ, "double", "MHz", "Mean SM clock over the span "
+                  "(throttling shows here)."),
     AttributeSpec("gpu.{i}." + GPU_NODE, "string", "", "Host name of the node."),
     AttributeSpec("gpu.{i}." + GPU_POD, "string", "", "Kubernetes pod, from the downward API."),
     AttributeSpec("gpu.{i}." + GPU_NAMESPACE, "string", "", "Kubernetes namespace."),

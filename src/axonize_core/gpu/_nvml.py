@@ -23,6 +23,7 @@ _GPU_IS_LOST = 15
 _REASONS = {_NOT_SUPPORTED: "not supported", _NO_PERMISSION: "permission denied",
             _NOT_FOUND: "not found", _GPU_IS_LOST: "GPU is lost"}
 _TEMPERATURE_GPU = 0
+_CLOCK_SM = 1
 _MAX_SLICES = 7  # compute slices of a MIG-capable GPU (A100, H100, H200, B200)
 #: The energy counter is slow to read (measured: ~4 ms of CPU per call on an H100 VM, against
 #: ~2 us for power): read it at most this often per device; power samples fill the gaps.
@@ -113,6 +114,7 @@ class NvmlBackend:
                 utilization = None if rates is None else float(rates.gpu)
             power = self._optional(lib.nvmlDeviceGetPowerUsage, whole)
             temperature = self._optional(lib.nvmlDeviceGetTemperature, whole, _TEMPERATURE_GPU)
+            clock = self._optional(lib.nvmlDeviceGetClockInfo, whole, _CLOCK_SM)
             energy = None
             if time_ns - self._energy_at.get(gpu.uuid, 0) >= self.energy_every_ns:
                 self._energy_at[gpu.uuid] = time_ns
@@ -124,7 +126,8 @@ class NvmlBackend:
             time_ns, utilization, memory_used,
             None if power is None else power / 1000.0 * share,
             None if temperature is None else float(temperature),
-            None if energy is None else energy / 1000.0 * share)
+            None if energy is None else energy / 1000.0 * share,
+            None if clock is None else float(clock))
 
     def _optional(self, fn: Any, *args: Any) -> Any:
         """A reading some boards do not have: None when NOT_SUPPORTED, other errors raise."""

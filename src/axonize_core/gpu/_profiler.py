@@ -288,6 +288,9 @@ def _aggregate(samples: list[GpuSample], duration_s: float, p: str,
     if utils:
         out[p + sc.GPU_UTILIZATION_AVG_PCT] = sum(utils) / len(utils)
         out[p + sc.GPU_UTILIZATION_MAX_PCT] = max(utils)
+    clocks = [s.sm_clock_mhz for s in samples if s.sm_clock_mhz is not None]
+    if clocks:
+        out[p + sc.GPU_SM_CLOCK_MHZ] = sum(clocks) / len(clocks)
     last = samples[-1]
     if last.memory_used_bytes is not None:
         out[p + sc.GPU_MEMORY_USED_BYTES] = last.memory_used_bytes

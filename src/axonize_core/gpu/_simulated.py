@@ -219,6 +219,10 @@ class SimulatedNvml:
         dev = self._check(h)
         return round(35 + 45 * self._load(dev) / 100)
 
+    def nvmlDeviceGetClockInfo(self, h: _Device, clock_type: int) -> int:
+        dev = self._check(h)
+        return round(1100 + 880 * self._load(dev) / 100)
+
     def nvmlDeviceGetTotalEnergyConsumption(self, h: _Device) -> int:
         dev = self._check(h)
         now = time.monotonic_ns()

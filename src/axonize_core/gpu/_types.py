@@ -52,6 +52,7 @@ class GpuSample:
     power_w: float | None
     temperature_c: float | None
     energy_j: float | None  # the device's cumulative energy counter, if it has one
+    sm_clock_mhz: float | None = None
 
 
 class GPUBackend(Protocol):
