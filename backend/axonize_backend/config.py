@@ -1,0 +1,45 @@
+"""Server settings: command-line options over ``AXONIZE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return Path(base) / "axonize"
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    grpc_port: int = 4317
+    admin_key: str = ""
+    clickhouse_url: str = ""
+    postgres_dsn: str = ""
+    ttl_days: int = 30
+    max_request_bytes: int = 16 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
+        env = dict(os.environ if environ is None else environ)
+        ttl = int(env.get("AXONIZE_TTL_DAYS", "30"))
+        if not 7 <= ttl <= 90:
+            raise ValueError(f"AXONIZE_TTL_DAYS must be from 7 to 90, got {ttl}")
+        return cls(
+            data_dir=Path(env.get("AXONIZE_DATA_DIR") or default_data_dir()),
+            host=env.get("AXONIZE_HOST", "127.0.0.1"),
+            http_port=int(env.get("AXONIZE_HTTP_PORT", "8080")),
+            grpc_port=int(env.get("AXONIZE_GRPC_PORT", "4317")),
+            admin_key=env.get("AXONIZE_ADMIN_KEY", ""),
+            clickhouse_url=env.get("AXONIZE_CLICKHOUSE_URL", ""),
+            postgres_dsn=env.get("AXONIZE_POSTGRES_DSN", ""),
+            ttl_days=ttl,
+            max_request_bytes=int(env.get("AXONIZE_MAX_REQUEST_BYTES", str(16 * 1024 * 1024))),
+        )

@@ -1,0 +1,67 @@
+"""OTLP/gRPC ingest (TraceService and MetricsService) on the backend's stores.
+
+Requests are taken as raw bytes and parsed once by the shared ingest path.  Status codes follow
+the OTLP spec: INVALID_ARGUMENT for a malformed request (not retried by clients),
+UNAUTHENTICATED for a bad key, UNAVAILABLE when busy (retried with backoff).
+"""
+
+from __future__ import annotations
+
+from concurrent import futures
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
+from axonize_backend.service import Backend, BadRequest, Overloaded, Unauthorized
+
+TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
+
+
+def _handler(backend: Backend, kind: str) -> Any:
+    ok = (
+        ts.ExportTraceServiceResponse() if kind == "traces" else ms.ExportMetricsServiceResponse()
+    ).SerializeToString()
+
+    def export(request: bytes, context: grpc.ServicerContext) -> bytes:
+        metadata = {k.lower(): v for k, v in context.invocation_metadata()}
+        try:
+            tenant = backend.tenant_for(backend.key_from_headers(metadata))
+            if kind == "traces":
+                backend.ingest_traces(tenant, request, "application/x-protobuf")
+            else:
+                backend.ingest_metrics(tenant, request, "application/x-protobuf")
+        except Unauthorized as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except BadRequest as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Overloaded as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        return ok
+
+    return grpc.unary_unary_rpc_method_handler(export)
+
+
+def start_grpc(backend: Backend, host: str, port: int, workers: int = 8) -> tuple[grpc.Server, int]:
+    """Start the OTLP/gRPC server; returns it and the port it bound (0 picks a free one)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
+        options=[("grpc.max_receive_message_length", backend.config.max_request_bytes)],
+    )
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                TRACE_SERVICE, {"Export": _handler(backend, "traces")}
+            ),
+            grpc.method_handlers_generic_handler(
+                METRICS_SERVICE, {"Export": _handler(backend, "metrics")}
+            ),
+        )
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if not bound:
+        raise OSError(f"cannot bind OTLP/gRPC on {host}:{port}")
+    server.start()
+    return server, bound

@@ -1,0 +1,129 @@
+"""The backend's core, shared by the HTTP app and the gRPC server: stores, auth and ingest."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from axonize_backend.config import ServerConfig
+from axonize_backend.ingest import (
+    BadRequest,
+    gpu_metric_rows,
+    parse_metrics,
+    parse_traces,
+    span_rows,
+    spans_table,
+)
+from axonize_backend.spans import ChdbSpanStore, SpanStore
+from axonize_backend.tenants import TenantStore, start_embedded_postgres
+
+logger = logging.getLogger("axonize.server")
+
+
+class Unauthorized(Exception):
+    pass
+
+
+class Overloaded(Exception):
+    """Too many requests in flight: the client should retry (back-pressure)."""
+
+
+@dataclass
+class IngestResult:
+    spans: int = 0
+    gpu_points: int = 0
+
+
+class Backend:
+    """Both stores, the tenant check and the ingest path."""
+
+    def __init__(self, config: ServerConfig, spans: SpanStore, tenants: TenantStore) -> None:
+        self.config = config
+        self.spans = spans
+        self.tenants = tenants
+        # Bounded work in flight: beyond it requests are refused with a retryable status
+        # instead of queueing without limit.
+        self._slots = threading.BoundedSemaphore(8)
+
+    @classmethod
+    def open(cls, config: ServerConfig) -> Backend:
+        """Start (or connect to) both stores and apply pending migrations."""
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if config.clickhouse_url:
+            raise NotImplementedError(
+                "AXONIZE_CLICKHOUSE_URL (a ClickHouse server) is not supported yet; unset it "
+                "to use the embedded engine in AXONIZE_DATA_DIR"
+            )
+        spans = ChdbSpanStore(config.data_dir / "clickhouse", ttl_days=config.ttl_days)
+        dsn = config.postgres_dsn or start_embedded_postgres(config.data_dir / "postgres")
+        tenants = TenantStore(dsn)
+        backend = cls(config, spans, tenants)
+        backend.migrate()
+        return backend
+
+    def migrate(self) -> dict[str, list[str]]:
+        return {"postgres": self.tenants.migrate(), "clickhouse": self.spans.migrate()}
+
+    def close(self) -> None:
+        self.spans.close()
+        self.tenants.close()
+
+    # ---------------------------------------------------------------- auth
+    @staticmethod
+    def key_from_headers(headers: Any) -> str:
+        """``authorization: Bearer <key>`` or ``x-api-key: <key>`` (first found)."""
+        auth = headers.get("authorization") or ""
+        if auth.lower().startswith("bearer "):
+            return str(auth[7:].strip())
+        return str(headers.get("x-api-key") or "").strip()
+
+    def tenant_for(self, key: str) -> str:
+        tenant = self.tenants.authenticate(key) if key else None
+        if tenant is None:
+            raise Unauthorized(
+                "missing, unknown or revoked API key: send "
+                "'authorization: Bearer <key>' or 'x-api-key: <key>'"
+            )
+        return tenant
+
+    def is_admin(self, key: str) -> bool:
+        admin = self.config.admin_key
+        return bool(admin) and hmac.compare_digest(key.encode(), admin.encode())
+
+    # ---------------------------------------------------------------- ingest
+    def ingest_traces(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
+        if not self._slots.acquire(blocking=True, timeout=5):
+            raise Overloaded("the server is busy; retry with backoff")
+        try:
+            req = parse_traces(body, content_type)
+            cols, gpus = span_rows(req, tenant_id)
+            n = len(cols["trace_id"])
+            if n:
+                self.spans.insert_spans(spans_table(cols))
+            if gpus:
+                try:
+                    self.tenants.upsert_gpus(tenant_id, gpus)
+                except Exception:
+                    logger.warning("GPU registry update failed", exc_info=True)
+            return IngestResult(spans=n)
+        finally:
+            self._slots.release()
+
+    def ingest_metrics(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
+        if not self._slots.acquire(blocking=True, timeout=5):
+            raise Overloaded("the server is busy; retry with backoff")
+        try:
+            req = parse_metrics(body, content_type)
+            table = gpu_metric_rows(req, tenant_id)
+            if table is None:
+                return IngestResult()
+            self.spans.insert_gpu_metrics(table)
+            return IngestResult(gpu_points=table.num_rows)
+        finally:
+            self._slots.release()
+
+
+__all__ = ["Backend", "BadRequest", "IngestResult", "Overloaded", "Unauthorized"]

@@ -1,0 +1,315 @@
+"""The span store: ClickHouse tables ``spans`` and ``gpu_metrics`` behind one small protocol.
+
+:class:`ChdbSpanStore` runs the ClickHouse engine in-process (chDB) on a data directory: one
+process owns it, so the server that ingests is the one that answers queries.  Every query is
+parameterised (``{name:Type}`` placeholders): no SQL is built from request input, and every
+query is scoped to one tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from axonize_backend.migrations import ordered, statements
+
+#: Column order of ``spans`` as the ingest path builds it.
+SPAN_COLUMNS = (
+    "tenant_id",
+    "start_time",
+    "end_time",
+    "duration_ns",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "service",
+    "status_code",
+    "status_message",
+    "operation",
+    "model",
+    "provider",
+    "tokens_input",
+    "tokens_output",
+    "ttft_ms",
+    "tokens_per_second",
+    "gpu_uuids",
+    "gpu_utilization",
+    "gpu_seconds",
+    "cost_usd",
+    "attributes",
+    "resource",
+    "events",
+)
+GPU_METRIC_COLUMNS = ("tenant_id", "time", "gpu_uuid", "metric", "value", "node")
+
+
+@dataclass
+class TraceQuery:
+    """Filters of ``GET /api/v1/traces`` (all optional but the tenant and the time range)."""
+
+    tenant_id: str
+    since_ns: int
+    until_ns: int
+    service: str | None = None
+    model: str | None = None
+    operation: str | None = None
+    status: str | None = None  # "ok" | "error"
+    min_duration_ms: float | None = None
+    max_duration_ms: float | None = None
+    attribute: tuple[str, str] | None = None
+    limit: int = 50
+    before: tuple[int, str] | None = None  # cursor: (start ns, trace id) of the last row seen
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SpanStore(Protocol):
+    def migrate(self) -> list[str]: ...
+    def ping(self) -> bool: ...
+    def insert_spans(self, table: Any) -> None: ...
+    def insert_gpu_metrics(self, table: Any) -> None: ...
+    def list_traces(self, q: TraceQuery) -> list[dict[str, Any]]: ...
+    def trace_spans(self, tenant_id: str, trace_id: str) -> list[dict[str, Any]]: ...
+    def gpu_series(
+        self,
+        tenant_id: str,
+        gpu_uuid: str,
+        since_ns: int,
+        until_ns: int,
+        step_s: int,
+        metric: str | None,
+    ) -> list[dict[str, Any]]: ...
+    def overview(
+        self, tenant_id: str, since_ns: int, until_ns: int, bucket_s: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+    def usage(self, tenant_id: str, since_ns: int, until_ns: int) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+class ChdbSpanStore:
+    """ClickHouse in-process (chDB) in ``path``; ``db`` is the database name."""
+
+    def __init__(self, path: Path, ttl_days: int = 30, db: str = "axonize") -> None:
+        from chdb import session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.db = db
+        self.ttl_days = ttl_days
+        self._session = session.Session(str(path))
+        self._lock = threading.Lock()  # one query at a time on the session
+
+    # ---------------------------------------------------------------- plumbing
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            result = self._session.query(sql, "JSONEachRow", params=params or {})
+        data = result.bytes() if hasattr(result, "bytes") else bytes(result)
+        return [json.loads(line) for line in data.splitlines() if line]
+
+    def _exec(self, sql: str) -> None:
+        with self._lock:
+            self._session.query(sql)
+
+    def migrate(self) -> list[str]:
+        """Apply the ClickHouse migrations not applied yet; returns their versions."""
+        self._exec(f"CREATE DATABASE IF NOT EXISTS {self.db}")
+        self._exec(
+            f"CREATE TABLE IF NOT EXISTS {self.db}.schema_migrations "
+            "(version String, applied_at DateTime DEFAULT now()) "
+            "ENGINE = MergeTree ORDER BY version"
+        )
+        done = {
+            r["version"] for r in self._query(f"SELECT version FROM {self.db}.schema_migrations")
+        }
+        applied = []
+        for version, sql in ordered("clickhouse"):
+            if version in done:
+                continue
+            text = sql.replace("{db}", self.db).replace("{ttl_days}", str(int(self.ttl_days)))
+            for stmt in statements(text):
+                self._exec(stmt)
+            self._query(
+                f"INSERT INTO {self.db}.schema_migrations (version) VALUES ({{v:String}})",
+                {"v": version},
+            )
+            applied.append(version)
+        return applied
+
+    def ping(self) -> bool:
+        try:
+            return self._query("SELECT 1 AS ok")[0]["ok"] == 1
+        except Exception:
+            return False
+
+    def insert_spans(self, table: Any) -> None:
+        """Insert a pyarrow table with :data:`SPAN_COLUMNS` (durable when this returns)."""
+        cols = ", ".join(SPAN_COLUMNS)
+        with self._lock:
+            self._session.query(
+                f"INSERT INTO {self.db}.spans ({cols}) SELECT {cols} FROM Python(table)"
+            )
+
+    def insert_gpu_metrics(self, table: Any) -> None:
+        cols = ", ".join(GPU_METRIC_COLUMNS)
+        with self._lock:
+            self._session.query(
+                f"INSERT INTO {self.db}.gpu_metrics ({cols}) SELECT {cols} FROM Python(table)"
+            )
+
+    # ---------------------------------------------------------------- queries
+    def list_traces(self, q: TraceQuery) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "tenant": q.tenant_id,
+            "since": q.since_ns,
+            "until": q.until_ns,
+            "limit": q.limit,
+        }
+        having = ["1"]
+        if q.service:
+            having.append("countIf(service = {service:String}) > 0")
+            params["service"] = q.service
+        if q.model:
+            having.append("countIf(model = {model:String}) > 0")
+            params["model"] = q.model
+        if q.operation:
+            having.append("countIf(operation = {operation:String}) > 0")
+            params["operation"] = q.operation
+        if q.status == "error":
+            having.append("errors > 0")
+        elif q.status == "ok":
+            having.append("errors = 0")
+        if q.min_duration_ms is not None:
+            having.append("duration_ns >= {min_ns:UInt64}")
+            params["min_ns"] = int(q.min_duration_ms * 1e6)
+        if q.max_duration_ms is not None:
+            having.append("duration_ns <= {max_ns:UInt64}")
+            params["max_ns"] = int(q.max_duration_ms * 1e6)
+        if q.attribute is not None:
+            having.append("countIf(attributes[{akey:String}] = {aval:String}) > 0")
+            params["akey"], params["aval"] = q.attribute
+        if q.before is not None:
+            having.append("(start_ns, trace_id) < ({cursor_ns:Int64}, {cursor_trace:String})")
+            params["cursor_ns"], params["cursor_trace"] = q.before
+        sql = f"""
+            SELECT trace_id,
+                   toUnixTimestamp64Nano(min(start_time)) AS start_ns,
+                   toUnixTimestamp64Nano(max(end_time)) - start_ns AS duration_ns,
+                   count() AS span_count,
+                   countIf(status_code = 2) AS errors,
+                   argMin(name, start_time) AS root_name,
+                   argMin(service, start_time) AS root_service,
+                   anyIf(model, model != '') AS any_model,
+                   anyIf(operation, operation != '') AS any_operation,
+                   sum(ifNull(tokens_output, 0)) AS output_tokens,
+                   sum(cost_usd) AS cost
+            FROM {self.db}.spans
+            WHERE tenant_id = {{tenant:String}}
+              AND start_time >= fromUnixTimestamp64Nano({{since:Int64}})
+              AND start_time < fromUnixTimestamp64Nano({{until:Int64}})
+            GROUP BY trace_id
+            HAVING {" AND ".join(having)}
+            ORDER BY start_ns DESC, trace_id DESC
+            LIMIT {{limit:UInt32}}
+        """
+        return self._query(sql, params)
+
+    def trace_spans(self, tenant_id: str, trace_id: str) -> list[dict[str, Any]]:
+        sql = f"""
+            SELECT trace_id, span_id, parent_span_id, name, kind, service,
+                   toUnixTimestamp64Nano(start_time) AS start_ns, duration_ns, status_code,
+                   status_message, operation, model, provider, tokens_input, tokens_output,
+                   ttft_ms, tokens_per_second, gpu_uuids, cost_usd, attributes, events
+            FROM {self.db}.spans
+            WHERE tenant_id = {{tenant:String}} AND trace_id = {{trace:String}}
+            ORDER BY start_time, span_id
+        """
+        return self._query(sql, {"tenant": tenant_id, "trace": trace_id})
+
+    def gpu_series(
+        self,
+        tenant_id: str,
+        gpu_uuid: str,
+        since_ns: int,
+        until_ns: int,
+        step_s: int,
+        metric: str | None,
+    ) -> list[dict[str, Any]]:
+        """GPU gauge series downsampled to ``step_s`` buckets (avg, max per bucket)."""
+        where = ""
+        params: dict[str, Any] = {
+            "tenant": tenant_id,
+            "gpu": gpu_uuid,
+            "since": since_ns,
+            "until": until_ns,
+            "step": step_s,
+        }
+        if metric:
+            where = "AND metric = {metric:String}"
+            params["metric"] = metric
+        sql = f"""
+            SELECT metric,
+                   toUnixTimestamp64Nano(toDateTime64(toStartOfInterval(time,
+                       toIntervalSecond({{step:UInt32}})), 9)) AS bucket_ns,
+                   avg(value) AS avg, max(value) AS max, count() AS samples
+            FROM {self.db}.gpu_metrics
+            WHERE tenant_id = {{tenant:String}} AND gpu_uuid = {{gpu:String}}
+              AND time >= fromUnixTimestamp64Nano({{since:Int64}})
+              AND time < fromUnixTimestamp64Nano({{until:Int64}}) {where}
+            GROUP BY metric, bucket_ns ORDER BY metric, bucket_ns
+        """
+        return self._query(sql, params)
+
+    def overview(
+        self, tenant_id: str, since_ns: int, until_ns: int, bucket_s: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Per model over the range, and per model and time bucket: the analytics overview."""
+        params = {"tenant": tenant_id, "since": since_ns, "until": until_ns, "bucket": bucket_s}
+        figures = """
+                   count() AS requests,
+                   countIf(status_code = 2) / count() AS error_rate,
+                   quantiles(0.5, 0.95, 0.99)(duration_ns / 1e6) AS latency_ms,
+                   quantilesIf(0.5, 0.95, 0.99)(ttft_ms, ttft_ms IS NOT NULL) AS ttft_ms,
+                   avgIf(tokens_per_second, tokens_per_second IS NOT NULL) AS tokens_per_second,
+                   sum(ifNull(tokens_input, 0)) AS tokens_input,
+                   sum(ifNull(tokens_output, 0)) AS tokens_output,
+                   avgIf(gpu_utilization, gpu_utilization IS NOT NULL) AS gpu_utilization,
+                   sum(gpu_seconds) AS gpu_seconds,
+                   sum(cost_usd) AS cost_usd"""
+        where = f"""
+            FROM {self.db}.spans
+            WHERE tenant_id = {{tenant:String}} AND model != ''
+              AND start_time >= fromUnixTimestamp64Nano({{since:Int64}})
+              AND start_time < fromUnixTimestamp64Nano({{until:Int64}})"""
+        models = self._query(
+            f"SELECT model, {figures} {where} GROUP BY model ORDER BY model", params
+        )
+        buckets = self._query(
+            f"""SELECT model, toUnixTimestamp64Nano(toDateTime64(toStartOfInterval(start_time,
+                    toIntervalSecond({{bucket:UInt32}})), 9)) AS bucket_ns, {figures} {where}
+                GROUP BY model, bucket_ns ORDER BY bucket_ns, model""",
+            params,
+        )
+        return models, buckets
+
+    def usage(self, tenant_id: str, since_ns: int, until_ns: int) -> list[dict[str, Any]]:
+        """Spans and GPU-seconds per day."""
+        sql = f"""
+            SELECT toString(toDate(start_time)) AS day, count() AS spans,
+                   sum(gpu_seconds) AS gpu_seconds, sum(cost_usd) AS cost_usd
+            FROM {self.db}.spans
+            WHERE tenant_id = {{tenant:String}}
+              AND start_time >= fromUnixTimestamp64Nano({{since:Int64}})
+              AND start_time < fromUnixTimestamp64Nano({{until:Int64}})
+            GROUP BY day ORDER BY day
+        """
+        return self._query(sql, {"tenant": tenant_id, "since": since_ns, "until": until_ns})
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._session.close()
+            except Exception:
+                pass

