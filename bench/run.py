@@ -528,6 +528,199 @@ def fig_ollama(trials: int, calls: int) -> list[Figure]:
     ]
 
 
+def _realistic_requests(n_spans: int, per_request: int = 512) -> list[bytes]:
+    """OTLP trace requests of LLM-serving spans: 8 attributes each, 4 spans per trace, a few
+    models, services and routes, a thousand users, times spread over the last hour."""
+    import random
+
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+    from opentelemetry.proto.common.v1 import common_pb2
+
+    rng = random.Random(7)
+    models = ["llama-3-8b", "llama-3-70b", "mistral-7b", "qwen2-7b", "phi-3-mini"]
+    routes = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
+    now = time.time_ns()
+    out = []
+    made = 0
+    trace_id = root_id = 0
+    while made < n_spans:
+        req = ts.ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        rs.resource.attributes.add(key="service.name", value=common_pb2.AnyValue(
+            string_value=f"svc-{made // per_request % 4}"))
+        ss = rs.scope_spans.add()
+        for i in range(min(per_request, n_spans - made)):
+            sp = ss.spans.add()
+            trace = (made + i) // 4
+            if (made + i) % 4 == 0:  # random ids, as real tracers make them
+                trace_id, root_id = rng.getrandbits(128), rng.getrandbits(64) | 1
+                sp.span_id = root_id.to_bytes(8, "big")
+            else:
+                sp.span_id = (rng.getrandbits(64) | 1).to_bytes(8, "big")
+                sp.parent_span_id = root_id.to_bytes(8, "big")
+            sp.trace_id = trace_id.to_bytes(16, "big")
+            start = now - rng.randrange(3600 * 10**9)
+            sp.start_time_unix_nano = start
+            sp.end_time_unix_nano = start + rng.randrange(10**6, 3 * 10**9)
+            sp.name = "chat " + models[trace % 5]
+            sp.kind = 3
+            if rng.random() < 0.02:
+                sp.status.code = 2
+                sp.status.message = "upstream timeout"
+            for key, value in (
+                    ("ai.model.name", models[trace % 5]),
+                    ("ai.operation.name", "chat"),
+                    ("ai.llm.tokens.input", rng.randrange(20, 4000)),
+                    ("ai.llm.tokens.output", rng.randrange(1, 1000)),
+                    ("ai.llm.ttft_ms", rng.uniform(20, 900)),
+                    ("ai.llm.tokens_per_second", rng.uniform(20, 200)),
+                    ("user.id", f"user-{rng.randrange(1000)}"),
+                    ("http.route", routes[trace % 3])):
+                av = common_pb2.AnyValue()
+                if isinstance(value, int):
+                    av.int_value = value
+                elif isinstance(value, float):
+                    av.double_value = value
+                else:
+                    av.string_value = value
+                sp.attributes.add(key=key, value=av)
+        made += len(ss.spans)
+        out.append(req.SerializeToString())
+    return out
+
+
+def fig_backend(n_spans: int, api_calls: int) -> list[Figure]:
+    """The backend on its embedded stores, in its own process: ingest rate over OTLP/gRPC,
+    bytes on disk per span, and API p99 with ``n_spans`` stored."""
+    import subprocess
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    import grpc
+    import httpx
+
+    tmp = tempfile.mkdtemp(prefix="axonize-bench-")
+    data = Path(tmp) / "data"
+    grpc_port, http_port = _free_port(), _free_port()
+    env = {**os.environ, "AXONIZE_ADMIN_KEY": "bench-admin"}
+    cli = [sys.executable, "-m", "axonize_backend.cli"]
+    server = subprocess.Popen([*cli, "serve", "--data-dir", str(data), "--grpc-port",
+                               str(grpc_port), "--http-port", str(http_port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        http = httpx.Client(base_url=base, timeout=60)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if http.get("/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("axonize-server did not start")
+            time.sleep(0.2)
+        admin = {"authorization": "Bearer bench-admin"}
+        tid = http.post("/api/v1/admin/tenants", json={"name": "bench"}, headers=admin).json()[
+            "id"]
+        key = http.post(f"/api/v1/admin/tenants/{tid}/keys", headers=admin).json()["key"]
+        print(f"  building {n_spans:,} spans ...", file=sys.stderr, flush=True)
+        bodies = _realistic_requests(n_spans)
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}", options=[
+            ("grpc.max_send_message_length", 64 << 20)])
+        export = channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        meta = (("authorization", f"Bearer {key}"),)
+
+        def send(body: bytes) -> None:
+            for attempt in range(20):
+                try:
+                    export(body, metadata=meta, timeout=120)
+                    return
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 19:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+
+        send(bodies[0])  # warm up
+        print("  sending over 8 gRPC streams ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(send, bodies[1:]))
+        ingest = (n_spans - 512) / (time.perf_counter() - t0)
+        # The load's reference: what one OTel SDK process (BatchSpanProcessor +
+        # OTLPSpanExporter) pushes into the same server, 8 attributes per span.
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+            endpoint=f"127.0.0.1:{grpc_port}", insecure=True, headers=meta),
+            max_queue_size=1 << 16, max_export_batch_size=512))
+        tracer = provider.get_tracer("bench")
+        n_ref = 20_000
+        t0 = time.perf_counter()
+        for _ in range(n_ref):
+            with tracer.start_as_current_span("generate") as sp:
+                sp.set_attributes(ATTRS8)
+        provider.force_flush(120_000)
+        reference = n_ref / (time.perf_counter() - t0)
+        provider.shutdown()
+        stored = n_spans + n_ref
+        headers = {"authorization": f"Bearer {key}"}
+        since = str(time.time_ns() - 2 * 3600 * 10**9)
+        lat: dict[str, list[float]] = {"traces": [], "overview": []}
+        for i in range(api_calls):
+            for name, path, params in (
+                    ("traces", "/api/v1/traces", {"since": since, "limit": "50",
+                                                  **({"model": "mistral-7b"} if i % 2 else {})}),
+                    ("overview", "/api/v1/analytics/overview", {"since": since})):
+                t0 = time.perf_counter()
+                r = http.get(path, params=params, headers=headers)
+                lat[name].append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200, r.text
+    finally:
+        server.terminate()
+        server.wait(30)
+    # Bytes on disk of the spans table once merged, read with chDB from the server's files.
+    from chdb import session
+
+    db = session.Session(str(data / "clickhouse"))
+    db.query("OPTIMIZE TABLE axonize.spans FINAL")
+    parts = json.loads(db.query(
+        "SELECT sum(bytes_on_disk) AS b, sum(rows) AS r FROM system.parts "
+        "WHERE active AND database = 'axonize' AND table = 'spans'", "JSON").bytes())["data"][0]
+    db.close()
+    on_disk, stored_rows = int(parts["b"]), int(parts["r"])
+    p99 = {k: sorted(v)[max(0, int(len(v) * 0.99) - 1)] for k, v in lat.items()}
+    p50 = {k: statistics.median(v) for k, v in lat.items()}
+    return [
+        Figure("ingest_spans_per_s", "spans/s", ingest, reference,
+               "one OTel SDK process (BatchSpanProcessor + OTLPSpanExporter) sending to it",
+               ingest / reference, ">= 50,000 spans/s",
+               note=f"{n_spans:,} spans with 8 attributes in 512-span requests over 8 gRPC "
+                    "streams into the embedded stores, acknowledged once stored"),
+        Figure("storage_bytes_per_span", "B", on_disk / stored_rows, float("nan"), "",
+               float("nan"), "<= 100 B",
+               note=f"spans table on disk after merging / {stored_rows:,} spans stored"),
+        Figure("api_p99_ms", "ms", max(p99.values()), float("nan"), "", float("nan"),
+               "<= 50 ms", note=f"{stored:,} spans stored: list-traces p50 {p50['traces']:.1f} / "
+                                f"p99 {p99['traces']:.1f} ms, analytics overview p50 "
+                                f"{p50['overview']:.1f} / p99 {p99['overview']:.1f} ms, "
+                                f"{api_calls} calls each over HTTP"),
+    ]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def fig_export(trials: int, n: int, sink: Sink) -> list[Figure]:
     """End to end: n spans with 8 attributes, from creation until the sink has them all."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -596,7 +789,7 @@ def main() -> int:
     parser.add_argument("--readme", metavar="FILE",
                         help="write the figures as a table between the BENCH markers of FILE")
     parser.add_argument("--only", help="comma-separated figure groups: "
-                        "span,record_token,sampled,memory,hf_generate,gpu,ollama,export")
+                        "span,record_token,sampled,memory,hf_generate,gpu,backend,ollama,export")
     args = parser.parse_args()
     trials = 5 if args.quick else 31
     n = 2_000 if args.quick else 5_000
@@ -610,6 +803,8 @@ def main() -> int:
         ("memory", lambda: fig_memory(9, 10_000)),
         ("hf_generate", lambda: fig_hf_generate(5 if args.quick else 15)),
         ("gpu", lambda: fig_gpu(trials, n, 3.0 if args.quick else 10.0)),
+        ("backend", lambda: fig_backend(100_000 if args.quick else 1_000_000,
+                                        20 if args.quick else 200)),
         ("ollama", lambda: fig_ollama(5 if args.quick else 41, 40 if args.quick else 100)),
     ]
     if sink is not None:

@@ -8,6 +8,7 @@ of its key; admin calls need the admin key.
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from axonize_backend.service import Backend, BadRequest, Overloaded, Unauthorize
 from axonize_backend.spans import TraceQuery
 
 PROTOBUF = "application/x-protobuf"
+logger = logging.getLogger("axonize.server")
 DAY_NS = 86_400 * 10**9
 
 
@@ -546,9 +548,9 @@ def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
 
     nodes = {}
     for r in rows:
-        nodes[r["span_id"]] = SpanNode(
-            r["span_id"],
-            r["parent_span_id"] or None,
+        nodes[r["span_hex"]] = SpanNode(
+            r["span_hex"],
+            r["parent_hex"] or None,
             r["name"],
             int(r["kind"]),
             r["service"],
@@ -556,7 +558,7 @@ def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
             int(r["duration_ns"]) / 1e6,
             int(r["status_code"]),
             r["status_message"],
-            dict(r["attributes"]),
+            _attributes(r),
             json.loads(r["events"]) if r["events"] else [],
             [],
         )
@@ -568,6 +570,35 @@ def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
         else:
             parent.children.append(node)
     return roots
+
+
+#: Columns given back as attributes, under the Axonize and the standard GenAI names.
+_COLUMN_ATTRIBUTES = (
+    ("operation", ("ai.operation.name", "gen_ai.operation.name")),
+    ("model", ("ai.model.name", "gen_ai.request.model")),
+    ("provider", ("ai.model.provider", "gen_ai.provider.name")),
+    ("tokens_input", ("ai.llm.tokens.input", "gen_ai.usage.input_tokens")),
+    ("tokens_output", ("ai.llm.tokens.output", "gen_ai.usage.output_tokens")),
+    ("ttft_ms", ("ai.llm.ttft_ms",)),
+    ("tokens_per_second", ("ai.llm.tokens_per_second",)),
+)
+
+
+def _attributes(r: dict[str, Any]) -> dict[str, str]:
+    """A span's attributes: its map plus what the store keeps as columns."""
+    out = dict(r["attributes"])
+    for column, names in _COLUMN_ATTRIBUTES:
+        value = r.get(column)
+        if value is None or value == "":
+            continue
+        text = repr(round(value, 3)) if isinstance(value, float) else str(value)
+        for name in names:
+            out.setdefault(name, text)
+    if r.get("gpu_seconds"):
+        out.setdefault("cost.gpu_seconds", repr(r["gpu_seconds"]))
+    if r.get("cost_usd"):
+        out.setdefault("cost.total_usd", repr(r["cost_usd"]))
+    return out
 
 
 def _finite(values: Any) -> bool:
@@ -596,7 +627,9 @@ def _jsonable(d: Any) -> Any:
 
 
 def _problem(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """RFC 9457 problem details for every error."""
+    """RFC 9457 problem details for every error (unexpected ones are logged in full)."""
+    if not isinstance(exc, HTTPException):
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
     headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}

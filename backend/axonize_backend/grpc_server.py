@@ -44,7 +44,9 @@ def _handler(backend: Backend, kind: str) -> Any:
     return grpc.unary_unary_rpc_method_handler(export)
 
 
-def start_grpc(backend: Backend, host: str, port: int, workers: int = 8) -> tuple[grpc.Server, int]:
+def start_grpc(
+    backend: Backend, host: str, port: int, workers: int = 16
+) -> tuple[grpc.Server, int]:
     """Start the OTLP/gRPC server; returns it and the port it bound (0 picks a free one)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),

@@ -38,8 +38,14 @@ def any_value(v: Any) -> Any:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
+    """An attribute value as the ``attributes`` map stores it (JSON for arrays and maps)."""
+    t = type(value)
+    if t is str:
+        return value  # type: ignore[no-any-return]
+    if t is bool:
+        return "true" if value else "false"
+    if t is int or t is float:
+        return repr(value)
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -109,66 +115,136 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+#: Attributes kept as columns, not in the attributes map (the API puts them back).
+COLUMN_KEYS = {
+    "ai.operation.name": "operation",
+    "gen_ai.operation.name": "operation",
+    "ai.model.name": "model",
+    "gen_ai.request.model": "model",
+    "ai.model.provider": "provider",
+    "gen_ai.provider.name": "provider",
+    "ai.llm.tokens.input": "tokens_input",
+    "gen_ai.usage.input_tokens": "tokens_input",
+    "ai.llm.tokens.output": "tokens_output",
+    "gen_ai.usage.output_tokens": "tokens_output",
+    "ai.llm.ttft_ms": "ttft_ms",
+    "ai.llm.tokens_per_second": "tokens_per_second",
+    "cost.gpu_seconds": "gpu_seconds",
+    "cost.total_usd": "cost_usd",
+}
+_ZERO8 = bytes(8)
+
+
 def span_rows(
     req: ts.ExportTraceServiceRequest, tenant_id: str
 ) -> tuple[dict[str, list[Any]], set[GpuRecord]]:
     """Columns for ``spans`` and the GPUs named, from one request."""
     cols: dict[str, list[Any]] = {c: [] for c in SPAN_COLUMNS}
     gpus: set[GpuRecord] = set()
+    # The two map columns as flat keys/values with offsets (built into arrays in one go).
+    attr_keys: list[str] = []
+    attr_values: list[str] = []
+    attr_offsets = [0]
+    res_keys: list[str] = []
+    res_values: list[str] = []
+    res_offsets = [0]
+    cols["attributes"] = [attr_keys, attr_values, attr_offsets]
+    cols["resource"] = [res_keys, res_values, res_offsets]
+    # One bound append per column: this loop runs for every span ingested.
+    (
+        add_tenant,
+        add_start,
+        add_duration,
+        add_trace,
+        add_span,
+        add_parent,
+        add_name,
+        add_kind,
+        add_service,
+        add_status,
+        add_status_message,
+        add_operation,
+        add_model,
+        add_provider,
+        add_tokens_in,
+        add_tokens_out,
+        add_ttft,
+        add_tps,
+        add_gpu_uuids,
+        add_gpu_util,
+        add_gpu_seconds,
+        add_cost,
+        _,
+        _,
+        add_events,
+    ) = (cols[c].append for c in SPAN_COLUMNS)
+    column_keys = COLUMN_KEYS
     for rs in req.resource_spans:
         resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
         service = str(resource.get("service.name", "unknown_service"))
-        resource_map = {k: _text(v) for k, v in resource.items()}
+        resource_keys = list(resource)
+        resource_values = [_text(v) for v in resource.values()]
         for ss in rs.scope_spans:
             for sp in ss.spans:
-                if len(sp.trace_id) != 16 or len(sp.span_id) != 8:
+                trace_id, span_id = sp.trace_id, sp.span_id
+                if len(trace_id) != 16 or len(span_id) != 8:
                     raise BadRequest(f"span {sp.name!r} has an invalid trace or span id")
-                a = {kv.key: any_value(kv.value) for kv in sp.attributes}
-                start, end = int(sp.start_time_unix_nano), int(sp.end_time_unix_nano)
-                cols["tenant_id"].append(tenant_id)
-                cols["start_time"].append(start)
-                cols["end_time"].append(max(end, start))
-                cols["duration_ns"].append(max(0, end - start))
-                cols["trace_id"].append(sp.trace_id.hex())
-                cols["span_id"].append(sp.span_id.hex())
-                cols["parent_span_id"].append(sp.parent_span_id.hex())
-                cols["name"].append(sp.name)
-                cols["kind"].append(int(sp.kind))
-                cols["service"].append(service)
-                cols["status_code"].append(int(sp.status.code))
-                cols["status_message"].append(sp.status.message)
-                cols["operation"].append(
-                    str(_first(a, "ai.operation.name", "gen_ai.operation.name") or "")
-                )
-                cols["model"].append(str(_first(a, "ai.model.name", "gen_ai.request.model") or ""))
-                cols["provider"].append(
-                    str(_first(a, "ai.model.provider", "gen_ai.provider.name") or "")
-                )
+                parent = sp.parent_span_id
+                if parent and len(parent) != 8:
+                    raise BadRequest(f"span {sp.name!r} has an invalid parent span id")
+                a = {}
+                for kv in sp.attributes:
+                    key = kv.key
+                    value = any_value(kv.value)
+                    a[key] = value
+                    if key not in column_keys:
+                        attr_keys.append(key)
+                        attr_values.append(_text(value))
+                attr_offsets.append(len(attr_keys))
+                start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
+                add_tenant(tenant_id)
+                add_start(start)
+                add_duration(end - start if end > start else 0)
+                add_trace(trace_id)
+                add_span(span_id)
+                add_parent(parent or _ZERO8)
+                add_name(sp.name)
+                add_kind(sp.kind)
+                add_service(service)
+                status = sp.status
+                add_status(status.code)
+                add_status_message(status.message)
+                get = a.get
+                add_operation(str(get("ai.operation.name") or get("gen_ai.operation.name") or ""))
+                add_model(str(get("ai.model.name") or get("gen_ai.request.model") or ""))
+                add_provider(str(get("ai.model.provider") or get("gen_ai.provider.name") or ""))
                 tin = _num(_first(a, "ai.llm.tokens.input", "gen_ai.usage.input_tokens"))
                 tout = _num(_first(a, "ai.llm.tokens.output", "gen_ai.usage.output_tokens"))
-                cols["tokens_input"].append(None if tin is None else int(tin))
-                cols["tokens_output"].append(None if tout is None else int(tout))
-                cols["ttft_ms"].append(_num(a.get("ai.llm.ttft_ms")))
-                cols["tokens_per_second"].append(_num(a.get("ai.llm.tokens_per_second")))
-                uuids, utils = [], []
+                add_tokens_in(None if tin is None else int(tin))
+                add_tokens_out(None if tout is None else int(tout))
+                add_ttft(_num(get("ai.llm.ttft_ms")))
+                add_tps(_num(get("ai.llm.tokens_per_second")))
+                uuids: list[str] = []
+                utils: list[float] = []
                 i = 0
                 while f"gpu.{i}.uuid" in a or f"gpu.{i}.name" in a:
                     p = f"gpu.{i}."
-                    uid = str(a.get(p + "uuid", ""))
+                    uid = str(get(p + "uuid", ""))
                     if uid:
                         uuids.append(uid)
                         gpus.add(_gpu_record(a, p, uid, service))
-                    u = _num(a.get(p + "utilization.avg_pct"))
+                    u = _num(get(p + "utilization.avg_pct"))
                     if u is not None:
                         utils.append(u)
                     i += 1
-                cols["gpu_uuids"].append(uuids)
-                cols["gpu_utilization"].append(sum(utils) / len(utils) if utils else None)
-                cols["gpu_seconds"].append(_num(a.get("cost.gpu_seconds")) or 0.0)
-                cols["cost_usd"].append(_num(a.get("cost.total_usd")) or 0.0)
-                cols["attributes"].append([(k, _text(v)) for k, v in a.items()])
-                cols["resource"].append(list(resource_map.items()))
-                cols["events"].append(
+                add_gpu_uuids(uuids)
+                add_gpu_util(sum(utils) / len(utils) if utils else None)
+                add_gpu_seconds(_num(get("cost.gpu_seconds")) or 0.0)
+                add_cost(_num(get("cost.total_usd")) or 0.0)
+                res_keys.extend(resource_keys)
+                res_values.extend(resource_values)
+                res_offsets.append(len(res_keys))
+                add_events(
                     json.dumps(
                         [
                             {
@@ -206,28 +282,52 @@ def _gpu_record(a: dict[str, Any], p: str, device_uuid: str, service: str) -> Gp
     )
 
 
+def _map_array(flat: list[Any]) -> Any:
+    import pyarrow as pa
+
+    keys, values, offsets = flat
+    return pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(keys, pa.string()), pa.array(values, pa.string())
+    )
+
+
+def _map_array(flat: list[Any]) -> Any:
+    import pyarrow as pa
+
+    keys, values, offsets = flat
+    return pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(keys, pa.string()), pa.array(values, pa.string())
+    )
+
+
 def spans_table(cols: dict[str, list[Any]]) -> Any:
     import pyarrow as pa
 
-    m = pa.map_(pa.string(), pa.string())
     types = {
         "start_time": pa.timestamp("ns", tz="UTC"),
-        "end_time": pa.timestamp("ns", tz="UTC"),
         "duration_ns": pa.uint64(),
+        "trace_id": pa.binary(16),
+        "span_id": pa.binary(8),
+        "parent_span_id": pa.binary(8),
         "kind": pa.uint8(),
         "status_code": pa.uint8(),
         "tokens_input": pa.uint32(),
         "tokens_output": pa.uint32(),
-        "ttft_ms": pa.float64(),
-        "tokens_per_second": pa.float64(),
+        "ttft_ms": pa.float32(),
+        "tokens_per_second": pa.float32(),
         "gpu_uuids": pa.list_(pa.string()),
-        "gpu_utilization": pa.float64(),
+        "gpu_utilization": pa.float32(),
         "gpu_seconds": pa.float64(),
         "cost_usd": pa.float64(),
-        "attributes": m,
-        "resource": m,
     }
-    return pa.table({c: pa.array(cols[c], type=types.get(c, pa.string())) for c in SPAN_COLUMNS})
+    return pa.table(
+        {
+            c: _map_array(cols[c])
+            if c in ("attributes", "resource")
+            else pa.array(cols[c], type=types.get(c, pa.string()))
+            for c in SPAN_COLUMNS
+        }
+    )
 
 
 def gpu_metric_rows(req: ms.ExportMetricsServiceRequest, tenant_id: str) -> Any:

@@ -20,7 +20,6 @@ from axonize_backend.migrations import ordered, statements
 SPAN_COLUMNS = (
     "tenant_id",
     "start_time",
-    "end_time",
     "duration_ns",
     "trace_id",
     "span_id",
@@ -88,6 +87,17 @@ class SpanStore(Protocol):
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
     def usage(self, tenant_id: str, since_ns: int, until_ns: int) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
+
+
+def _unprefix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k[2:] if k.startswith("x_") else k: v for k, v in r.items()} for r in rows]
+
+
+def _array(values: list[str]) -> str:
+    """An ``Array(String)`` query parameter of hex strings (chDB takes the literal form)."""
+    if not all(v and all(c in "0123456789abcdef" for c in v) for v in values):
+        raise ValueError("expected lowercase hex ids")
+    return "[" + ",".join(f"'{v}'" for v in values) + "]"
 
 
 class ChdbSpanStore:
@@ -161,69 +171,118 @@ class ChdbSpanStore:
 
     # ---------------------------------------------------------------- queries
     def list_traces(self, q: TraceQuery) -> list[dict[str, Any]]:
+        """A page of traces, newest first, each listed by its root span.
+
+        Two steps: the page of root spans (read in primary-key order with a limit), then the
+        per-trace figures of just that page (found through the trace-id skip index).
+        """
         params: dict[str, Any] = {
             "tenant": q.tenant_id,
             "since": q.since_ns,
             "until": q.until_ns,
             "limit": q.limit,
         }
-        having = ["1"]
+        where = []
+        span_filters = []
         if q.service:
-            having.append("countIf(service = {service:String}) > 0")
+            where.append("service = {service:String}")
             params["service"] = q.service
         if q.model:
-            having.append("countIf(model = {model:String}) > 0")
+            span_filters.append("model = {model:String}")
             params["model"] = q.model
         if q.operation:
-            having.append("countIf(operation = {operation:String}) > 0")
+            span_filters.append("operation = {operation:String}")
             params["operation"] = q.operation
+        if q.attribute is not None:
+            span_filters.append("attributes[{akey:String}] = {aval:String}")
+            params["akey"], params["aval"] = q.attribute
         if q.status == "error":
-            having.append("errors > 0")
-        elif q.status == "ok":
-            having.append("errors = 0")
+            span_filters.append("status_code = 2")
         if q.min_duration_ms is not None:
-            having.append("duration_ns >= {min_ns:UInt64}")
+            where.append("duration_ns >= {min_ns:UInt64}")
             params["min_ns"] = int(q.min_duration_ms * 1e6)
         if q.max_duration_ms is not None:
-            having.append("duration_ns <= {max_ns:UInt64}")
+            where.append("duration_ns <= {max_ns:UInt64}")
             params["max_ns"] = int(q.max_duration_ms * 1e6)
-        if q.attribute is not None:
-            having.append("countIf(attributes[{akey:String}] = {aval:String}) > 0")
-            params["akey"], params["aval"] = q.attribute
         if q.before is not None:
-            having.append("(start_ns, trace_id) < ({cursor_ns:Int64}, {cursor_trace:String})")
-            params["cursor_ns"], params["cursor_trace"] = q.before
-        sql = f"""
-            SELECT trace_id,
-                   toUnixTimestamp64Nano(min(start_time)) AS start_ns,
-                   toUnixTimestamp64Nano(max(end_time)) - start_ns AS duration_ns,
-                   count() AS span_count,
+            where.append(
+                "(start_time, hex(trace_id)) < (fromUnixTimestamp64Nano("
+                "{cursor_ns:Int64}), {cursor_trace:String})"
+            )
+            params["cursor_ns"], params["cursor_trace"] = q.before[0], q.before[1].upper()
+        in_range = (
+            "tenant_id = {tenant:String} "
+            "AND start_time >= fromUnixTimestamp64Nano({since:Int64}) "
+            "AND start_time < fromUnixTimestamp64Nano({until:Int64})"
+        )
+        if span_filters:
+            where.append(
+                f"trace_id IN (SELECT trace_id FROM {self.db}.spans WHERE {in_range} "
+                f"AND {' AND '.join(span_filters)})"
+            )
+        if q.status == "ok":
+            where.append(
+                f"trace_id NOT IN (SELECT trace_id FROM {self.db}.spans WHERE "
+                f"{in_range} AND status_code = 2)"
+            )
+        extra = "".join(f" AND {w}" for w in where)
+        roots = self._query(
+            f"""
+            SELECT lower(hex(trace_id)) AS trace_hex,
+                   toUnixTimestamp64Nano(start_time) AS start_ns, duration_ns,
+                   name AS root_name, service AS root_service
+            FROM {self.db}.spans
+            WHERE {in_range} AND parent_span_id = toFixedString('', 8) {extra}
+            ORDER BY start_time DESC, hex(trace_id) DESC
+            LIMIT {{limit:UInt32}}""",
+            params,
+        )
+        if not roots:
+            return []
+        ids = [r["trace_hex"] for r in roots]
+        lo = min(int(r["start_ns"]) for r in roots)
+        hi = max(int(r["start_ns"]) + int(r["duration_ns"]) for r in roots)
+        figures = {
+            r["trace_hex"]: r
+            for r in self._query(
+                f"""
+            SELECT lower(hex(trace_id)) AS trace_hex, count() AS span_count,
                    countIf(status_code = 2) AS errors,
-                   argMin(name, start_time) AS root_name,
-                   argMin(service, start_time) AS root_service,
                    anyIf(model, model != '') AS any_model,
                    anyIf(operation, operation != '') AS any_operation,
-                   sum(ifNull(tokens_output, 0)) AS output_tokens,
-                   sum(cost_usd) AS cost
+                   sum(ifNull(tokens_output, 0)) AS output_tokens, sum(cost_usd) AS cost
             FROM {self.db}.spans
             WHERE tenant_id = {{tenant:String}}
-              AND start_time >= fromUnixTimestamp64Nano({{since:Int64}})
-              AND start_time < fromUnixTimestamp64Nano({{until:Int64}})
-            GROUP BY trace_id
-            HAVING {" AND ".join(having)}
-            ORDER BY start_ns DESC, trace_id DESC
-            LIMIT {{limit:UInt32}}
-        """
-        return self._query(sql, params)
+              AND start_time >= fromUnixTimestamp64Nano({{lo:Int64}})
+              AND start_time <= fromUnixTimestamp64Nano({{hi:Int64}})
+              AND trace_id IN (SELECT unhex(arrayJoin({{ids:Array(String)}})))
+            GROUP BY trace_id""",
+                {"tenant": q.tenant_id, "lo": lo, "hi": hi, "ids": _array(ids)},
+            )
+        }
+        empty = {
+            "span_count": 1,
+            "errors": 0,
+            "any_model": "",
+            "any_operation": "",
+            "output_tokens": 0,
+            "cost": 0.0,
+        }
+        return [
+            {**r, **figures.get(r["trace_hex"], empty), "trace_id": r["trace_hex"]} for r in roots
+        ]
 
     def trace_spans(self, tenant_id: str, trace_id: str) -> list[dict[str, Any]]:
         sql = f"""
-            SELECT trace_id, span_id, parent_span_id, name, kind, service,
-                   toUnixTimestamp64Nano(start_time) AS start_ns, duration_ns, status_code,
-                   status_message, operation, model, provider, tokens_input, tokens_output,
-                   ttft_ms, tokens_per_second, gpu_uuids, cost_usd, attributes, events
+            SELECT lower(hex(span_id)) AS span_hex,
+                   if(parent_span_id = toFixedString('', 8), '',
+                      lower(hex(parent_span_id))) AS parent_hex,
+                   name, kind, service, toUnixTimestamp64Nano(start_time) AS start_ns,
+                   duration_ns, status_code, status_message, operation, model, provider,
+                   tokens_input, tokens_output, ttft_ms, tokens_per_second, gpu_seconds,
+                   cost_usd, attributes, events
             FROM {self.db}.spans
-            WHERE tenant_id = {{tenant:String}} AND trace_id = {{trace:String}}
+            WHERE tenant_id = {{tenant:String}} AND trace_id = unhex({{trace:String}})
             ORDER BY start_time, span_id
         """
         return self._query(sql, {"tenant": tenant_id, "trace": trace_id})
@@ -265,32 +324,41 @@ class ChdbSpanStore:
     def overview(
         self, tenant_id: str, since_ns: int, until_ns: int, bucket_s: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Per model over the range, and per model and time bucket: the analytics overview."""
-        params = {"tenant": tenant_id, "since": since_ns, "until": until_ns, "bucket": bucket_s}
+        """Per model over the range, and per model and time bucket, from ``model_minutes``
+        (kept by a materialized view as spans arrive): minute resolution."""
+        params = {
+            "tenant": tenant_id,
+            "since": since_ns // 10**9,
+            "until": until_ns // 10**9,
+            "bucket": bucket_s,
+        }
+        # Aliases differ from the column names: ClickHouse resolves an alias before a column.
         figures = """
-                   count() AS requests,
-                   countIf(status_code = 2) / count() AS error_rate,
-                   quantiles(0.5, 0.95, 0.99)(duration_ns / 1e6) AS latency_ms,
-                   quantilesIf(0.5, 0.95, 0.99)(ttft_ms, ttft_ms IS NOT NULL) AS ttft_ms,
-                   avgIf(tokens_per_second, tokens_per_second IS NOT NULL) AS tokens_per_second,
-                   sum(ifNull(tokens_input, 0)) AS tokens_input,
-                   sum(ifNull(tokens_output, 0)) AS tokens_output,
-                   avgIf(gpu_utilization, gpu_utilization IS NOT NULL) AS gpu_utilization,
-                   sum(gpu_seconds) AS gpu_seconds,
-                   sum(cost_usd) AS cost_usd"""
+                   sum(requests) AS x_requests,
+                   if(sum(requests) > 0, sum(errors) / sum(requests), 0) AS x_error_rate,
+                   quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms) AS x_latency_ms,
+                   quantilesTDigestMerge(0.5, 0.95, 0.99)(ttft_ms) AS x_ttft_ms,
+                   if(sum(tps_count) > 0, sum(tps_sum) / sum(tps_count), nan)
+                       AS x_tokens_per_second,
+                   sum(tokens_input) AS x_tokens_input, sum(tokens_output) AS x_tokens_output,
+                   if(sum(gpu_util_count) > 0, sum(gpu_util_sum) / sum(gpu_util_count), nan)
+                       AS x_gpu_utilization,
+                   sum(gpu_seconds) AS x_gpu_seconds, sum(cost_usd) AS x_cost_usd"""
         where = f"""
-            FROM {self.db}.spans
-            WHERE tenant_id = {{tenant:String}} AND model != ''
-              AND start_time >= fromUnixTimestamp64Nano({{since:Int64}})
-              AND start_time < fromUnixTimestamp64Nano({{until:Int64}})"""
-        models = self._query(
-            f"SELECT model, {figures} {where} GROUP BY model ORDER BY model", params
+            FROM {self.db}.model_minutes
+            WHERE tenant_id = {{tenant:String}}
+              AND minute >= toDateTime({{since:Int64}}) AND minute < toDateTime({{until:Int64}})"""
+        models = _unprefix(
+            self._query(f"SELECT model, {figures} {where} GROUP BY model ORDER BY model", params)
         )
-        buckets = self._query(
-            f"""SELECT model, toUnixTimestamp64Nano(toDateTime64(toStartOfInterval(start_time,
-                    toIntervalSecond({{bucket:UInt32}})), 9)) AS bucket_ns, {figures} {where}
+        buckets = _unprefix(
+            self._query(
+                f"""SELECT model, toUnixTimestamp(toStartOfInterval(minute,
+                    toIntervalSecond({{bucket:UInt32}}))) * 1000000000 AS bucket_ns, {figures}
+                {where}
                 GROUP BY model, bucket_ns ORDER BY bucket_ns, model""",
-            params,
+                params,
+            )
         )
         return models, buckets
 
