@@ -109,9 +109,11 @@ def _ollama_stand_in(session: nox.Session) -> Iterator[str]:
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Trace a toy service with the SDK, then plain transformers and Ollama programs with no
-    code change (axonize-instrument); spans go to local files, then print a summary of each."""
+    code change (axonize-instrument), spans to local files with a summary of each; then start
+    the backend on its embedded stores, send it traces, print what its API answers, and leave
+    it running with its URLs."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[transformers,ollama]")
+    session.install(*constraint, "-e", ".[transformers,ollama,backend]")
     out_dir = ROOT / "demo-output"
     out_dir.mkdir(exist_ok=True)
     for path in out_dir.glob("*.jsonl"):
@@ -119,20 +121,20 @@ def demo(session: nox.Session) -> None:
     spans = out_dir / "spans.jsonl"
     env = {"AXONIZE_EXPORTER": "file", "AXONIZE_FILE_PATH": str(spans),
            "AXONIZE_SERVICE_NAME": "axonize-demo", "HF_HUB_OFFLINE": "1"}
-    session.log("1/3 the SDK by hand: examples/quickstart.py, on a simulated H100 "
+    session.log("1/4 the SDK by hand: examples/quickstart.py, on a simulated H100 "
                 "(AXONIZE_GPU_BACKEND=simulated: GPU utilization, energy and cost per span)")
     session.run("python", "examples/quickstart.py",
                 env={**env, "AXONIZE_GPU_BACKEND": "simulated", "AXONIZE_GPU_SIMULATE": "h100"})
     session.run("python", "-m", "axonize", "summary", str(spans))
     hf_spans = out_dir / "transformers.jsonl"
-    session.log("2/3 zero code: axonize-instrument python examples/transformers_generate.py")
+    session.log("2/4 zero code: axonize-instrument python examples/transformers_generate.py")
     session.run("axonize-instrument", "--list")
     session.run("axonize-instrument", "--service-name", "hf-demo", "python",
                 "examples/transformers_generate.py",
                 env={**env, "AXONIZE_FILE_PATH": str(hf_spans)})
     session.run("python", "-m", "axonize", "summary", str(hf_spans))
     ollama_spans = out_dir / "ollama.jsonl"
-    session.log("3/3 zero code: axonize-instrument python examples/ollama_integration.py, against "
+    session.log("3/4 zero code: axonize-instrument python examples/ollama_integration.py, against "
                 "a local server that speaks the Ollama API (tests/ollama_server.py: 40 ms to the "
                 "first token, 10 ms per token)")
     with _ollama_stand_in(session) as host:
@@ -140,6 +142,9 @@ def demo(session: nox.Session) -> None:
                     "examples/ollama_integration.py",
                     env={**env, "AXONIZE_FILE_PATH": str(ollama_spans), "OLLAMA_HOST": host})
     session.run("python", "-m", "axonize", "summary", str(ollama_spans))
-    session.log(f"spans and metrics (OTLP JSON lines): {out_dir}")
-    session.log("Send them to any OTLP endpoint instead: "
-                "OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 axonize-instrument python app.py")
+    session.log(f"spans and metrics (OTLP JSON lines): {out_dir}; to send them to any OTLP "
+                "endpoint instead: OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 "
+                "axonize-instrument python app.py")
+    session.log("4/4 the backend: axonize-server on its embedded stores (chDB, PostgreSQL), "
+                "fed by the examples over OTLP/gRPC, queried over its REST API")
+    session.run("python", "examples/backend_demo.py", "--keep-running")
