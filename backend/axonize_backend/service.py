@@ -17,7 +17,7 @@ from axonize_backend.ingest import (
     span_rows,
     spans_table,
 )
-from axonize_backend.spans import ChdbSpanStore, SpanStore
+from axonize_backend.spans import ChdbSpanStore, ServerSpanStore, SpanStore
 from axonize_backend.tenants import TenantStore, start_embedded_postgres
 
 logger = logging.getLogger("axonize.server")
@@ -114,12 +114,11 @@ class Backend:
     def open(cls, config: ServerConfig) -> Backend:
         """Start (or connect to) both stores and apply pending migrations."""
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        spans: SpanStore
         if config.clickhouse_url:
-            raise NotImplementedError(
-                "AXONIZE_CLICKHOUSE_URL (a ClickHouse server) is not supported yet; unset it "
-                "to use the embedded engine in AXONIZE_DATA_DIR"
-            )
-        spans = ChdbSpanStore(config.data_dir / "clickhouse", ttl_days=config.ttl_days)
+            spans = ServerSpanStore(config.clickhouse_url, ttl_days=config.ttl_days)
+        else:
+            spans = ChdbSpanStore(config.data_dir / "clickhouse", ttl_days=config.ttl_days)
         dsn = config.postgres_dsn or start_embedded_postgres(config.data_dir / "postgres")
         tenants = TenantStore(dsn)
         backend = cls(config, spans, tenants)

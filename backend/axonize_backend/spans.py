@@ -123,6 +123,9 @@ class ChdbSpanStore:
         with self._lock:
             self._session.query(sql)
 
+    def _array(self, values: list[str]) -> Any:
+        return _array(values)
+
     def migrate(self) -> list[str]:
         """Apply the ClickHouse migrations not applied yet; returns their versions."""
         self._exec(f"CREATE DATABASE IF NOT EXISTS {self.db}")
@@ -257,7 +260,7 @@ class ChdbSpanStore:
               AND start_time <= fromUnixTimestamp64Nano({{hi:Int64}})
               AND trace_id IN (SELECT unhex(arrayJoin({{ids:Array(String)}})))
             GROUP BY trace_id""",
-                {"tenant": q.tenant_id, "lo": lo, "hi": hi, "ids": _array(ids)},
+                {"tenant": q.tenant_id, "lo": lo, "hi": hi, "ids": self._array(ids)},
             )
         }
         empty = {
@@ -379,5 +382,49 @@ class ChdbSpanStore:
         with self._lock:
             try:
                 self._session.close()
+            except Exception:
+                pass
+
+
+class ServerSpanStore(ChdbSpanStore):
+    """The same tables and SQL on a ClickHouse server (or cluster front) via clickhouse-connect.
+
+    ``url`` is a clickhouse-connect DSN (``http://user:password@host:8123``).  Only the transport
+    differs from :class:`ChdbSpanStore`: every query, parameter and migration is shared.
+    """
+
+    def __init__(self, url: str, ttl_days: int = 30, db: str = "axonize") -> None:
+        import clickhouse_connect
+
+        self.db = db
+        self.ttl_days = ttl_days
+        self._client = clickhouse_connect.get_client(dsn=url)
+        self._lock = threading.Lock()
+
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            result = self._client.query(sql, parameters=params or {})
+        return list(result.named_results())
+
+    def _exec(self, sql: str) -> None:
+        with self._lock:
+            self._client.command(sql)
+
+    def _array(self, values: list[str]) -> Any:
+        _array(values)  # the same validation
+        return list(values)
+
+    def insert_spans(self, table: Any) -> None:
+        with self._lock:
+            self._client.insert_arrow(f"{self.db}.spans", table)
+
+    def insert_gpu_metrics(self, table: Any) -> None:
+        with self._lock:
+            self._client.insert_arrow(f"{self.db}.gpu_metrics", table)
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._client.close()
             except Exception:
                 pass
