@@ -391,3 +391,36 @@ def test_api_never_fails_on_generated_requests(server: Server) -> None:
 
         check()
     assert len(seen) >= 5 * len(operations) and max(seen) < 500
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`axonize-server serve` on SIGTERM closes its stores and stops its embedded PostgreSQL."""
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    http_port, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "axonize_backend.cli", "serve", "--data-dir", str(data),
+         "--http-port", str(http_port), "--grpc-port", str(grpc_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout
+            time.sleep(0.2)
+        assert (data / "postgres" / "postmaster.pid").exists()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert f"127.0.0.1:{grpc_port}" in out  # it said where it listened
+    assert not (data / "postgres" / "postmaster.pid").exists()  # PostgreSQL was stopped

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,15 +58,27 @@ def _tenants(cfg: ServerConfig) -> TenantStore:
     from axonize_backend.tenants import TenantStore, start_embedded_postgres
 
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    dsn = cfg.postgres_dsn or start_embedded_postgres(cfg.data_dir / "postgres")
+    dsn = cfg.postgres_dsn or start_embedded_postgres(cfg.data_dir / "postgres")[0]
     store = TenantStore(dsn)
     store.migrate()
     return store
 
 
+def _uvicorn_server() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # signals are handled by serve()
+
+    return Server
+
+
 def serve(cfg: ServerConfig) -> int:
     import uvicorn
 
+    _Uvicorn = _uvicorn_server()
     from axonize_backend.app import create_app
     from axonize_backend.grpc_server import start_grpc
     from axonize_backend.service import Backend
@@ -83,8 +98,19 @@ def serve(cfg: ServerConfig) -> int:
             "tenants with `axonize-server create-tenant`",
             flush=True,
         )
+    server = _Uvicorn(
+        uvicorn.Config(create_app(backend), host=cfg.host, port=cfg.http_port, log_level="warning")
+    )
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    # Our own handlers: uvicorn's re-raise the signal once it stops, which would end the process
+    # before the stores are closed (and leave the embedded PostgreSQL running).
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        uvicorn.run(create_app(backend), host=cfg.host, port=cfg.http_port, log_level="warning")
+        server.run()
     finally:
         grpc_server.stop(grace=5).wait(10)
         backend.close()

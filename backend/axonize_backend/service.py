@@ -101,8 +101,11 @@ class GroupWriter:
 class Backend:
     """Both stores, the tenant check and the ingest path."""
 
-    def __init__(self, config: ServerConfig, spans: SpanStore, tenants: TenantStore) -> None:
+    def __init__(
+        self, config: ServerConfig, spans: SpanStore, tenants: TenantStore, postgres: Any = None
+    ) -> None:
         self.config = config
+        self._postgres = postgres  # the embedded server's handle, if we started one
         self.spans = spans
         self.tenants = tenants
         # Bounded work in flight: beyond it requests are refused with a retryable status
@@ -119,9 +122,12 @@ class Backend:
             spans = ServerSpanStore(config.clickhouse_url, ttl_days=config.ttl_days)
         else:
             spans = ChdbSpanStore(config.data_dir / "clickhouse", ttl_days=config.ttl_days)
-        dsn = config.postgres_dsn or start_embedded_postgres(config.data_dir / "postgres")
+        postgres = None
+        dsn = config.postgres_dsn
+        if not dsn:
+            dsn, postgres = start_embedded_postgres(config.data_dir / "postgres")
         tenants = TenantStore(dsn)
-        backend = cls(config, spans, tenants)
+        backend = cls(config, spans, tenants, postgres)
         backend.migrate()
         return backend
 
@@ -132,6 +138,12 @@ class Backend:
         self._writer.close()
         self.spans.close()
         self.tenants.close()
+        if self._postgres is not None:
+            try:
+                self._postgres.cleanup()  # stops it unless another process still uses it
+            except Exception:
+                logger.warning("could not stop the embedded PostgreSQL", exc_info=True)
+            self._postgres = None
 
     # ---------------------------------------------------------------- auth
     @staticmethod

