@@ -542,7 +542,7 @@ def _realistic_requests(n_spans: int, per_request: int = 512) -> list[bytes]:
     now = time.time_ns()
     out = []
     made = 0
-    trace_id = root_id = 0
+    trace_id = root_id = root_start = 0
     while made < n_spans:
         req = ts.ExportTraceServiceRequest()
         rs = req.resource_spans.add()
@@ -559,9 +559,14 @@ def _realistic_requests(n_spans: int, per_request: int = 512) -> list[bytes]:
                 sp.span_id = (rng.getrandbits(64) | 1).to_bytes(8, "big")
                 sp.parent_span_id = root_id.to_bytes(8, "big")
             sp.trace_id = trace_id.to_bytes(16, "big")
-            start = now - rng.randrange(3600 * 10**9)
+            if (made + i) % 4 == 0:  # the root: a request some time in the last hour
+                root_start = now - rng.randrange(3600 * 10**9)
+                start, end = root_start, root_start + rng.randrange(10**8, 4 * 10**9)
+            else:  # its children run inside it
+                start = root_start + rng.randrange(10**6, 5 * 10**7)
+                end = start + rng.randrange(10**6, 5 * 10**7)
             sp.start_time_unix_nano = start
-            sp.end_time_unix_nano = start + rng.randrange(10**6, 3 * 10**9)
+            sp.end_time_unix_nano = end
             sp.name = "chat " + models[trace % 5]
             sp.kind = 3
             if rng.random() < 0.02:

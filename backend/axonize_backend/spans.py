@@ -236,7 +236,7 @@ class ChdbSpanStore:
                    name AS root_name, service AS root_service
             FROM {self.db}.spans
             WHERE {in_range} AND parent_span_id = toFixedString('', 8) {extra}
-            ORDER BY start_time DESC, hex(trace_id) DESC
+            ORDER BY start_time DESC
             LIMIT {{limit:UInt32}}""",
             params,
         )
