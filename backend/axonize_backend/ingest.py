@@ -49,42 +49,31 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def parse_traces(body: bytes, content_type: str) -> ts.ExportTraceServiceRequest:
-    req = ts.ExportTraceServiceRequest()
+def _parse(req: Any, body: bytes, content_type: str, what: str) -> Any:
+    """Fill ``req`` from OTLP protobuf or OTLP/JSON; a bad body raises :class:`BadRequest`."""
     if content_type.startswith("application/json"):
         try:
             from google.protobuf import json_format
 
             json_format.ParseDict(_hex_ids_to_base64(json.loads(body)), req)
         except Exception as exc:
-            raise BadRequest(f"invalid OTLP/JSON traces: {exc}") from None
+            raise BadRequest(f"invalid OTLP/JSON {what}: {exc}") from None
         return req
     try:
         req.ParseFromString(body)
     except Exception:
         raise BadRequest(
-            "invalid OTLP protobuf: the body is not an ExportTraceServiceRequest"
+            f"invalid OTLP protobuf: the body is not an {type(req).__name__}"
         ) from None
     return req
+
+
+def parse_traces(body: bytes, content_type: str) -> ts.ExportTraceServiceRequest:
+    return _parse(ts.ExportTraceServiceRequest(), body, content_type, "traces")  # type: ignore[no-any-return]
 
 
 def parse_metrics(body: bytes, content_type: str) -> ms.ExportMetricsServiceRequest:
-    req = ms.ExportMetricsServiceRequest()
-    if content_type.startswith("application/json"):
-        try:
-            from google.protobuf import json_format
-
-            json_format.ParseDict(json.loads(body), req)
-        except Exception as exc:
-            raise BadRequest(f"invalid OTLP/JSON metrics: {exc}") from None
-        return req
-    try:
-        req.ParseFromString(body)
-    except Exception:
-        raise BadRequest(
-            "invalid OTLP protobuf: the body is not an ExportMetricsServiceRequest"
-        ) from None
-    return req
+    return _parse(ms.ExportMetricsServiceRequest(), body, content_type, "metrics")  # type: ignore[no-any-return]
 
 
 def _hex_ids_to_base64(doc: Any) -> Any:
