@@ -168,6 +168,7 @@ def span_rows(
         add_events,
     ) = (cols[c].append for c in SPAN_COLUMNS)
     column_keys = COLUMN_KEYS
+    add_attr_key, add_attr_value = attr_keys.append, attr_values.append
     for rs in req.resource_spans:
         resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
         service = str(resource.get("service.name", "unknown_service"))
@@ -184,11 +185,17 @@ def span_rows(
                 a = {}
                 for kv in sp.attributes:
                     key = kv.key
-                    value = any_value(kv.value)
+                    v = kv.value
+                    kind = v.WhichOneof("value")
+                    if kind == "string_value":  # the common case, inline
+                        value = text = v.string_value
+                    else:
+                        value = any_value(v)
+                        text = _text(value)
                     a[key] = value
                     if key not in column_keys:
-                        attr_keys.append(key)
-                        attr_values.append(_text(value))
+                        add_attr_key(key)
+                        add_attr_value(text)
                 attr_offsets.append(len(attr_keys))
                 start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
                 add_tenant(tenant_id)
