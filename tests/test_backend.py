@@ -211,6 +211,9 @@ def test_gpu_registry_series_and_analytics(server: Server) -> None:
     (llama,) = overview["models"]
     assert (llama["model"], llama["requests"], llama["tokens_output"]) == ("llama", 1, 8)
     assert llama["gpu_seconds"] > 0 and llama["cost_usd"] > 0
+    (bucket,) = overview["buckets"]
+    assert (bucket["model"], bucket["requests"]) == ("llama", 1)
+    assert bucket["time_unix_nano"] % (3600 * 10**9) == 0  # hour buckets by default
     usage = server.http.get(f"/api/v1/admin/tenants/{tid}/usage",
                             headers={"authorization": f"Bearer {ADMIN}"}).json()
     assert usage["days"][0]["spans"] == 1 and usage["days"][0]["gpu_seconds"] > 0

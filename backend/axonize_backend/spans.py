@@ -351,18 +351,19 @@ class ChdbSpanStore:
             FROM {self.db}.model_minutes
             WHERE tenant_id = {{tenant:String}}
               AND minute >= toDateTime({{since:Int64}}) AND minute < toDateTime({{until:Int64}})"""
-        models = _unprefix(
-            self._query(f"SELECT model, {figures} {where} GROUP BY model ORDER BY model", params)
-        )
-        buckets = _unprefix(
+        # One pass for both: per model (bucket_ns 0) and per model and bucket.
+        rows = _unprefix(
             self._query(
                 f"""SELECT model, toUnixTimestamp(toStartOfInterval(minute,
                     toIntervalSecond({{bucket:UInt32}}))) * 1000000000 AS bucket_ns, {figures}
                 {where}
-                GROUP BY model, bucket_ns ORDER BY bucket_ns, model""",
+                GROUP BY GROUPING SETS ((model), (model, bucket_ns))
+                ORDER BY bucket_ns, model""",
                 params,
             )
         )
+        models = [r for r in rows if not int(r["bucket_ns"])]
+        buckets = [r for r in rows if int(r["bucket_ns"])]
         return models, buckets
 
     def usage(self, tenant_id: str, since_ns: int, until_ns: int) -> list[dict[str, Any]]:
