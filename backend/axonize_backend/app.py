@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from axonize_backend import __version__
+from axonize_backend.ingest import ATTRIBUTE_COLUMNS
 from axonize_backend.service import Backend, BadRequest, Overloaded, Unauthorized
 from axonize_backend.spans import TraceQuery
 
@@ -572,33 +573,27 @@ def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
     return roots
 
 
-#: Columns given back as attributes, under the Axonize and the standard GenAI names.
-_COLUMN_ATTRIBUTES = (
-    ("operation", ("ai.operation.name", "gen_ai.operation.name")),
-    ("model", ("ai.model.name", "gen_ai.request.model")),
-    ("provider", ("ai.model.provider", "gen_ai.provider.name")),
-    ("tokens_input", ("ai.llm.tokens.input", "gen_ai.usage.input_tokens")),
-    ("tokens_output", ("ai.llm.tokens.output", "gen_ai.usage.output_tokens")),
-    ("ttft_ms", ("ai.llm.ttft_ms",)),
-    ("tokens_per_second", ("ai.llm.tokens_per_second",)),
-)
-
-
 def _attributes(r: dict[str, Any]) -> dict[str, str]:
-    """A span's attributes: its map plus what the store keeps as columns."""
+    """A span's attributes: its map plus what the store keeps as columns (under every name the
+    column is read from, see :data:`~axonize_backend.ingest.ATTRIBUTE_COLUMNS`)."""
     out = dict(r["attributes"])
-    for column, names in _COLUMN_ATTRIBUTES:
+    for column, names in ATTRIBUTE_COLUMNS.items():
         value = r.get(column)
         if value is None or value == "":
             continue
-        text = repr(round(value, 3)) if isinstance(value, float) else str(value)
+        if column in _ZERO_IS_ABSENT:
+            if not value:
+                continue
+            text = repr(value)
+        else:
+            text = repr(round(value, 3)) if isinstance(value, float) else str(value)
         for name in names:
             out.setdefault(name, text)
-    if r.get("gpu_seconds"):
-        out.setdefault("cost.gpu_seconds", repr(r["gpu_seconds"]))
-    if r.get("cost_usd"):
-        out.setdefault("cost.total_usd", repr(r["cost_usd"]))
     return out
+
+
+#: Columns stored as 0 when the span had no such attribute.
+_ZERO_IS_ABSENT = frozenset(("gpu_seconds", "cost_usd"))
 
 
 def _finite(values: Any) -> bool:

@@ -2,9 +2,9 @@
 
 Each request is parsed once.  The figures the API filters and aggregates on (model, operation,
 tokens, TTFT, tokens/s, GPU utilization, cost) become columns, read under either the Axonize
-(``ai.*``) or the standard GenAI (``gen_ai.*``) names; every attribute also stays in the
-``attributes`` map.  ``gpu.N.*`` attributes become :class:`~axonize_backend.tenants.GpuRecord`
-entries for the GPU registry.
+(``ai.*``) or the standard GenAI (``gen_ai.*``) names (:data:`ATTRIBUTE_COLUMNS`); every other
+attribute goes to the ``attributes`` map.  ``gpu.N.*`` attributes become
+:class:`~axonize_backend.tenants.GpuRecord` entries for the GPU registry.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from axonize_backend.spans import GPU_METRIC_COLUMNS, SPAN_COLUMNS
 from axonize_backend.tenants import GpuRecord
+from axonize_core import semconv as sc
 
 
 class BadRequest(ValueError):
@@ -104,23 +105,24 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-#: Attributes kept as columns, not in the attributes map (the API puts them back).
-COLUMN_KEYS = {
-    "ai.operation.name": "operation",
-    "gen_ai.operation.name": "operation",
-    "ai.model.name": "model",
-    "gen_ai.request.model": "model",
-    "ai.model.provider": "provider",
-    "gen_ai.provider.name": "provider",
-    "ai.llm.tokens.input": "tokens_input",
-    "gen_ai.usage.input_tokens": "tokens_input",
-    "ai.llm.tokens.output": "tokens_output",
-    "gen_ai.usage.output_tokens": "tokens_output",
-    "ai.llm.ttft_ms": "ttft_ms",
-    "ai.llm.tokens_per_second": "tokens_per_second",
-    "cost.gpu_seconds": "gpu_seconds",
-    "cost.total_usd": "cost_usd",
+#: Span columns read from attributes: column -> the names it is read from, first found first.
+#: These attributes are kept as columns, not in the attributes map (the API puts them back).
+ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "operation": (sc.AI_OPERATION_NAME, sc.GEN_AI_OPERATION_NAME),
+    "model": (sc.AI_MODEL_NAME, sc.GEN_AI_REQUEST_MODEL),
+    "provider": (sc.AI_MODEL_PROVIDER, sc.GEN_AI_PROVIDER_NAME),
+    "tokens_input": (sc.AI_LLM_TOKENS_INPUT, sc.GEN_AI_USAGE_INPUT_TOKENS),
+    "tokens_output": (sc.AI_LLM_TOKENS_OUTPUT, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+    "ttft_ms": (sc.AI_LLM_TTFT_MS,),
+    "tokens_per_second": (sc.AI_LLM_TOKENS_PER_SECOND,),
+    "gpu_seconds": (sc.COST_GPU_SECONDS,),
+    "cost_usd": (sc.COST_TOTAL_USD,),
 }
+COLUMN_KEYS = {name: column for column, names in ATTRIBUTE_COLUMNS.items() for name in names}
+_OPERATION, _MODEL, _PROVIDER, _TOKENS_IN, _TOKENS_OUT = (
+    ATTRIBUTE_COLUMNS[c]
+    for c in ("operation", "model", "provider", "tokens_input", "tokens_output")
+)
 _ZERO8 = bytes(8)
 
 
@@ -211,32 +213,32 @@ def span_rows(
                 add_status(status.code)
                 add_status_message(status.message)
                 get = a.get
-                add_operation(str(get("ai.operation.name") or get("gen_ai.operation.name") or ""))
-                add_model(str(get("ai.model.name") or get("gen_ai.request.model") or ""))
-                add_provider(str(get("ai.model.provider") or get("gen_ai.provider.name") or ""))
-                tin = _num(_first(a, "ai.llm.tokens.input", "gen_ai.usage.input_tokens"))
-                tout = _num(_first(a, "ai.llm.tokens.output", "gen_ai.usage.output_tokens"))
+                add_operation(str(get(_OPERATION[0]) or get(_OPERATION[1]) or ""))
+                add_model(str(get(_MODEL[0]) or get(_MODEL[1]) or ""))
+                add_provider(str(get(_PROVIDER[0]) or get(_PROVIDER[1]) or ""))
+                tin = _num(_first(a, *_TOKENS_IN))
+                tout = _num(_first(a, *_TOKENS_OUT))
                 add_tokens_in(None if tin is None else int(tin))
                 add_tokens_out(None if tout is None else int(tout))
-                add_ttft(_num(get("ai.llm.ttft_ms")))
-                add_tps(_num(get("ai.llm.tokens_per_second")))
+                add_ttft(_num(get(sc.AI_LLM_TTFT_MS)))
+                add_tps(_num(get(sc.AI_LLM_TOKENS_PER_SECOND)))
                 uuids: list[str] = []
                 utils: list[float] = []
                 i = 0
-                while f"gpu.{i}.uuid" in a or f"gpu.{i}.name" in a:
+                while f"gpu.{i}.{sc.GPU_UUID}" in a or f"gpu.{i}.{sc.GPU_NAME}" in a:
                     p = f"gpu.{i}."
-                    uid = str(get(p + "uuid", ""))
+                    uid = str(get(p + sc.GPU_UUID, ""))
                     if uid:
                         uuids.append(uid)
                         gpus.add(_gpu_record(a, p, uid, service))
-                    u = _num(get(p + "utilization.avg_pct"))
+                    u = _num(get(p + sc.GPU_UTILIZATION_AVG_PCT))
                     if u is not None:
                         utils.append(u)
                     i += 1
                 add_gpu_uuids(uuids)
                 add_gpu_util(sum(utils) / len(utils) if utils else None)
-                add_gpu_seconds(_num(get("cost.gpu_seconds")) or 0.0)
-                add_cost(_num(get("cost.total_usd")) or 0.0)
+                add_gpu_seconds(_num(get(sc.COST_GPU_SECONDS)) or 0.0)
+                add_cost(_num(get(sc.COST_TOTAL_USD)) or 0.0)
                 res_keys.extend(resource_keys)
                 res_values.extend(resource_values)
                 res_offsets.append(len(res_keys))
@@ -258,22 +260,22 @@ def span_rows(
 
 
 def _gpu_record(a: dict[str, Any], p: str, device_uuid: str, service: str) -> GpuRecord:
-    resource_id = str(a.get(p + "compute_resource.id") or device_uuid)
+    resource_id = str(a.get(p + sc.GPU_COMPUTE_RESOURCE_ID) or device_uuid)
     physical = resource_id.split("/", 1)[0] if "/" in resource_id else device_uuid
-    total = _num(a.get(p + "memory.total_bytes"))
+    total = _num(a.get(p + sc.GPU_MEMORY_TOTAL_BYTES))
     return GpuRecord(
         gpu_uuid=physical,
         device_uuid=device_uuid,
         compute_resource_id=resource_id,
-        model=str(a.get(p + "name", "")),
-        vendor=str(a.get(p + "vendor", "")),
-        mig_profile=str(a.get(p + "mig.profile", "")),
+        model=str(a.get(p + sc.GPU_NAME, "")),
+        vendor=str(a.get(p + sc.GPU_VENDOR, "")),
+        mig_profile=str(a.get(p + sc.GPU_MIG_PROFILE, "")),
         memory_total_bytes=None if total is None else int(total),
-        context=str(a.get(p + "runtime.context", "")),
-        node=str(a.get(p + "node", "")),
-        pod=str(a.get(p + "k8s.pod", "")),
-        namespace=str(a.get(p + "k8s.namespace", "")),
-        container=str(a.get(p + "k8s.container", "")),
+        context=str(a.get(p + sc.GPU_RUNTIME_CONTEXT, "")),
+        node=str(a.get(p + sc.GPU_NODE, "")),
+        pod=str(a.get(p + sc.GPU_POD, "")),
+        namespace=str(a.get(p + sc.GPU_NAMESPACE, "")),
+        container=str(a.get(p + sc.GPU_CONTAINER, "")),
         service=service,
     )
 
