@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,10 +170,18 @@ class Backend:
         return bool(admin) and hmac.compare_digest(key.encode(), admin.encode())
 
     # ---------------------------------------------------------------- ingest
-    def ingest_traces(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        """One of the bounded places for a request in flight (``Overloaded`` after 5 s)."""
         if not self._slots.acquire(blocking=True, timeout=5):
             raise Overloaded("the server is busy; retry with backoff")
         try:
+            yield
+        finally:
+            self._slots.release()
+
+    def ingest_traces(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
+        with self._slot():
             req = parse_traces(body, content_type)
             cols, gpus = span_rows(req, tenant_id)
             n = len(cols["trace_id"])
@@ -183,21 +193,15 @@ class Backend:
                 except Exception:
                     logger.warning("GPU registry update failed", exc_info=True)
             return IngestResult(spans=n)
-        finally:
-            self._slots.release()
 
     def ingest_metrics(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
-        if not self._slots.acquire(blocking=True, timeout=5):
-            raise Overloaded("the server is busy; retry with backoff")
-        try:
+        with self._slot():
             req = parse_metrics(body, content_type)
             table = gpu_metric_rows(req, tenant_id)
             if table is None:
                 return IngestResult()
             self.spans.insert_gpu_metrics(table)
             return IngestResult(gpu_points=table.num_rows)
-        finally:
-            self._slots.release()
 
 
 __all__ = ["Backend", "BadRequest", "IngestResult", "Overloaded", "Unauthorized"]
