@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from axonize_core import semconv as sc
+from axonize_core._log import debug_once
+from axonize_core.cost import add_total
 
 # Fields of a record.
 NAME = 0
@@ -129,12 +131,8 @@ def _enrich(rec: Record, out: dict[str, Any]) -> None:
         if gpu is not None and rec[GPUS]:
             gpu.enrich(rec[GPUS], rec[START_NS], rec[END_NS], out)
         if ENRICH.prices is not None:
-            from axonize_core.cost import add_total
-
             add_total(out)
     except Exception:
-        from axonize_core._log import debug_once
-
         debug_once("gpu-enrich", "axonize: GPU attribution failed", exc_info=True)
 
 
