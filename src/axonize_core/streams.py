@@ -97,15 +97,28 @@ class _Meter:
             debug_once("stream-end", "axonize: stream meter failed to end", exc_info=True)
 
 
-class MeteredStream(_Proxy):
-    """A sync iterator (or generator) proxy that meters what passes through."""
+class _MeteredProxy(_Proxy):
+    """What both proxies share: the meter, the wrapped iterator, the end when collected."""
+
+    _self_iter: Any
 
     def __init__(self, wrapped: Any, span: LlmSpan | NoopSpan, count: TokenCounter | None = None,
                  on_item: ItemHook | None = None, on_end: EndHook | None = None,
                  start_on_pull: bool = False) -> None:
         super().__init__(wrapped)
         self._self_meter = _Meter(span, count, on_item, on_end, start_on_pull)
-        self._self_iter: Iterator[Any] | None = None
+        self._self_iter = None
+
+    def __del__(self) -> None:
+        meter = getattr(self, "_self_meter", None)
+        if meter is not None and not meter.done:
+            meter.finish(END_ABANDONED)
+
+
+class MeteredStream(_MeteredProxy):
+    """A sync iterator (or generator) proxy that meters what passes through."""
+
+    _self_iter: Iterator[Any] | None
 
     def __iter__(self) -> MeteredStream:
         return self
@@ -151,21 +164,11 @@ class MeteredStream(_Proxy):
         finally:
             self._self_meter.finish(END_CLOSED if exc[0] is None else END_ERROR, exc[1])
 
-    def __del__(self) -> None:
-        meter = getattr(self, "_self_meter", None)
-        if meter is not None and not meter.done:
-            meter.finish(END_ABANDONED)
 
-
-class MeteredAsyncStream(_Proxy):
+class MeteredAsyncStream(_MeteredProxy):
     """An async iterator (or async generator) proxy that meters what passes through."""
 
-    def __init__(self, wrapped: Any, span: LlmSpan | NoopSpan, count: TokenCounter | None = None,
-                 on_item: ItemHook | None = None, on_end: EndHook | None = None,
-                 start_on_pull: bool = False) -> None:
-        super().__init__(wrapped)
-        self._self_meter = _Meter(span, count, on_item, on_end, start_on_pull)
-        self._self_iter: AsyncIterator[Any] | None = None
+    _self_iter: AsyncIterator[Any] | None
 
     def __aiter__(self) -> MeteredAsyncStream:
         return self
@@ -210,11 +213,6 @@ class MeteredAsyncStream(_Proxy):
             return (await exit_(*exc)) if exit_ is not None else None
         finally:
             self._self_meter.finish(END_CLOSED if exc[0] is None else END_ERROR, exc[1])
-
-    def __del__(self) -> None:
-        meter = getattr(self, "_self_meter", None)
-        if meter is not None and not meter.done:
-            meter.finish(END_ABANDONED)
 
 
 def meter_stream(stream: Any, span: LlmSpan | NoopSpan, count: TokenCounter | None = None,
