@@ -653,7 +653,14 @@ def fig_backend(n_spans: int, api_calls: int) -> list[Figure]:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(send, bodies[1:]))
+        acked_s = time.perf_counter() - t0
+        # Sustained means stored: an API call answers once everything acknowledged is loaded
+        # into ClickHouse, so the clock stops when the spans can be queried.
+        headers = {"authorization": f"Bearer {key}"}
+        assert http.get("/api/v1/traces", params={"limit": "1"}, headers=headers,
+                        timeout=600).status_code == 200
         ingest = (n_spans - 512) / (time.perf_counter() - t0)
+        acked = (n_spans - 512) / acked_s
         # The load's reference: what one OTel SDK process (BatchSpanProcessor +
         # OTLPSpanExporter) pushes into the same server, 8 attributes per span.
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -674,7 +681,8 @@ def fig_backend(n_spans: int, api_calls: int) -> list[Figure]:
         reference = n_ref / (time.perf_counter() - t0)
         provider.shutdown()
         stored = n_spans + n_ref
-        headers = {"authorization": f"Bearer {key}"}
+        # Loaded before the API is timed (a call waits for what was acknowledged before it).
+        http.get("/api/v1/traces", params={"limit": "1"}, headers=headers, timeout=600)
         since = str(time.time_ns() - 2 * 3600 * 10**9)
         lat: dict[str, list[float]] = {"traces": [], "overview": []}
         for i in range(api_calls):
@@ -706,7 +714,8 @@ def fig_backend(n_spans: int, api_calls: int) -> list[Figure]:
                "one OTel SDK process (BatchSpanProcessor + OTLPSpanExporter) sending to it",
                ingest / reference, ">= 50,000 spans/s",
                note=f"{n_spans:,} spans with 8 attributes in 512-span requests over 8 gRPC "
-                    "streams into the embedded stores, acknowledged once stored"),
+                    "streams into the embedded stores, timed until all can be queried "
+                    f"(acknowledged, i.e. in the ingest log, at {acked:,.0f}/s)"),
         Figure("storage_bytes_per_span", "B", on_disk / stored_rows, float("nan"), "",
                float("nan"), "<= 100 B",
                note=f"spans table on disk after merging / {stored_rows:,} spans stored"),

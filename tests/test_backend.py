@@ -29,6 +29,7 @@ from axonize_backend.grpc_server import TRACE_SERVICE, start_grpc
 from axonize_backend.service import Backend
 from conftest import free_port
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+from opentelemetry.proto.common.v1 import common_pb2
 
 import axonize
 
@@ -275,6 +276,123 @@ def test_bad_requests_are_refused_and_good_ones_land(server: Server) -> None:
     assert names == ["good", "good-grpc"]
 
 
+def _value(v: Any) -> common_pb2.AnyValue:
+    av = common_pb2.AnyValue()
+    if isinstance(v, bool):
+        av.bool_value = v
+    elif isinstance(v, int):
+        av.int_value = v
+    elif isinstance(v, float):
+        av.double_value = v
+    elif isinstance(v, bytes):
+        av.bytes_value = v
+    elif isinstance(v, list):
+        av.array_value.values.extend(_value(x) for x in v)
+    elif isinstance(v, dict):
+        av.kvlist_value.values.extend(common_pb2.KeyValue(key=k, value=_value(x))
+                                      for k, x in v.items())
+    elif v is not None:
+        av.string_value = v
+    return av
+
+
+def test_every_attribute_kind_and_events_come_back(server: Server) -> None:
+    """Spans are decoded by ClickHouse from the request bytes: every OTLP value kind, the
+    resource, events and the GenAI names kept as columns come back through the trace API."""
+    _, key = server.tenant("kinds")
+    req = ts.ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    for k, v in {"service.name": "kinds-svc", "process.command_args": ["python", "serve.py"]
+                 }.items():
+        rs.resource.attributes.add(key=k, value=_value(v))
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name, span.kind = bytes(range(16)), b"\x01" * 8, "kinds", 3
+    now = time.time_ns()
+    span.start_time_unix_nano, span.end_time_unix_nano = now, now + 2_500_000
+    span.status.code, span.status.message = 2, "boom"
+    attributes = {"s": "text", "b": True, "i": -42, "d": 0.25, "by": b"\x01\xff",
+                  "arr": [1, 2, 3], "arr_s": ["a", "b"], "kv": {"x": 1, "y": "z"},
+                  "nested": [[1], [2.5]], "empty": None, "gen_ai.request.model": "m1",
+                  "gen_ai.usage.input_tokens": 7, "ai.llm.ttft_ms": 12.5,
+                  "gpu.0.uuid": "GPU-kinds", "gpu.0.utilization.avg_pct": 40.0}
+    for k, v in attributes.items():
+        span.attributes.add(key=k, value=_value(v))
+    event = span.events.add(time_unix_nano=now + 5, name="first token")
+    event.attributes.add(key="index", value=_value(0))
+    event.attributes.add(key="ids", value=_value(["q", "r"]))
+    r = server.http.post("/v1/traces", content=req.SerializeToString(),
+                         headers={"x-api-key": key, "content-type": "application/x-protobuf"})
+    assert r.status_code == 200, r.text
+    (root,) = api(server, key, f"/api/v1/traces/{bytes(range(16)).hex()}").json()["roots"]
+    assert root == {
+        "span_id": "01" * 8, "parent_span_id": None, "name": "kinds", "kind": 3,
+        "service": "kinds-svc", "start_time_unix_nano": now, "duration_ms": 2.5, "status_code": 2,
+        "status_message": "boom",
+        "attributes": {"s": "text", "b": "true", "i": "-42", "d": "0.25", "by": "01ff",
+                       "arr": "[1,2,3]", "arr_s": '["a","b"]', "kv": '{"x":1,"y":"z"}',
+                       "nested": "[[1],[2.5]]", "empty": "",
+                       "gen_ai.request.model": "m1", "ai.model.name": "m1",
+                       "gen_ai.usage.input_tokens": "7", "ai.llm.tokens.input": "7",
+                       "ai.llm.ttft_ms": "12.5", "gpu.0.uuid": "GPU-kinds",
+                       "gpu.0.utilization.avg_pct": "40"},
+        "events": [{"time_ns": now + 5, "name": "first token",
+                    "attributes": {"index": 0, "ids": ["q", "r"]}}],
+        "children": [],
+    }
+    (listed,) = api(server, key, "/api/v1/traces").json()["traces"]
+    assert (listed["service"], listed["model"], listed["error_count"]) == ("kinds-svc", "m1", 1)
+    gpus = api(server, key, "/api/v1/gpus").json()
+    assert [g["uuid"] for g in gpus] == ["GPU-kinds"]
+
+
+def test_a_bad_span_id_fails_its_request_alone(server: Server) -> None:
+    """Requests sent together: the one with a span whose trace id is 15 bytes is refused with
+    that span named, and every other one is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, key = server.tenant("grouped")
+    hdr = {"x-api-key": key, "content-type": "application/x-protobuf"}
+    bodies = [_one_span_request(f"ok-{i}", trace=bytes([i + 1]) * 16) for i in range(6)]
+    bodies.insert(3, _one_span_request("short-id", trace=b"\x07" * 15))
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        responses = list(pool.map(
+            lambda b: server.http.post("/v1/traces", content=b, headers=hdr), bodies))
+    assert [r.status_code for r in responses] == [200] * 3 + [400] + [200] * 3
+    assert responses[3].json()["detail"] == "span 'short-id' has an invalid trace or span id"
+    names = sorted(t["root_name"] for t in api(server, key, "/api/v1/traces").json()["traces"])
+    assert names == [f"ok-{i}" for i in range(6)]
+
+
+def test_the_ingest_log_is_loaded_after_a_crash_and_only_once(server: Server,
+                                                             tmp_path: Path) -> None:
+    """Acknowledged requests wait in the ingest log; a process that dies before loading them
+    leaves them on disk, the next one loads them, and loading the same segment again (a crash
+    between the insert and the delete) stores nothing twice."""
+    import shutil
+
+    from axonize_backend.ingest_log import IngestLog
+
+    tid, key = server.tenant("crash")
+    folder = tmp_path / "ingest-log"
+    spans = server.backend.spans
+    dead = IngestLog(folder, spans.insert_spans, lambda *_: None, start=False)
+    for i in range(3):
+        dead.append(tid, _one_span_request(f"logged-{i}", trace=bytes([40 + i]) * 16))
+    dead.close()  # never loaded: as if the process had died
+    (segment,) = folder.glob("*.log")
+    kept = shutil.copy(segment, tmp_path / "copy.log")
+    assert api(server, key, "/api/v1/traces").json()["traces"] == []
+    for _ in range(2):  # the second time, the same segment again
+        alive = IngestLog(folder, spans.insert_spans, lambda *_: None)
+        alive.close()  # loads what is pending first
+        assert list(folder.glob("*.log")) == []
+        names = sorted(t["root_name"] for t in api(server, key, "/api/v1/traces").json()[
+            "traces"])
+        assert names == ["logged-0", "logged-1", "logged-2"]
+        shutil.copy(kept, segment)
+    segment.unlink()
+
+
 def test_revoked_keys_stop_working(server: Server) -> None:
     tid, key = server.tenant("revoke")
     assert api(server, key, "/api/v1/traces").status_code == 200
@@ -353,10 +471,10 @@ def test_cli_creates_tenants_and_keys_beside_a_running_server(server: Server) ->
     assert "--grpc-port" in help_text and "--data-dir" in help_text
 
 
-def _one_span_request(name: str) -> bytes:
+def _one_span_request(name: str, trace: bytes = b"") -> bytes:
     req = ts.ExportTraceServiceRequest()
     span = req.resource_spans.add().scope_spans.add().spans.add()
-    span.trace_id = bytes(range(1, 17)) if name == "good" else bytes(range(2, 18))
+    span.trace_id = trace or (bytes(range(1, 17)) if name == "good" else bytes(range(2, 18)))
     span.span_id = bytes(range(1, 9))
     span.name = name
     now = time.time_ns()

@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from axonize_backend import __version__
-from axonize_backend.ingest import ATTRIBUTE_COLUMNS
+from axonize_backend.ingest import ATTRIBUTE_COLUMNS, stored_events, stored_text
 from axonize_backend.service import Backend, BadRequest, Overloaded, Unauthorized
 from axonize_backend.spans import TraceQuery
 
@@ -158,6 +158,13 @@ def _tenant(request: Request[Any, Any, Any], backend: Backend) -> str:
         raise HTTPException(status_code=401, detail=str(exc)) from None
 
 
+def _reader(request: Request[Any, Any, Any], backend: Backend) -> str:
+    """The caller's tenant, once everything acknowledged before this call can be read."""
+    tenant = _tenant(request, backend)
+    backend.wait_loaded()
+    return tenant
+
+
 def _admin(request: Request[Any, Any, Any], backend: Backend) -> None:
     if not backend.config.admin_key:
         raise HTTPException(status_code=403, detail="admin API disabled: set AXONIZE_ADMIN_KEY")
@@ -271,7 +278,7 @@ class TraceController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> TracePage:
         """Traces, newest first, filtered; ``next_cursor`` continues the listing."""
-        tenant = _tenant(request, backend)
+        tenant = _reader(request, backend)
         now = time.time_ns()
         attr = None
         if attribute is not None:
@@ -328,7 +335,7 @@ class TraceController(Controller):
         trace_id: FromPath[str],
     ) -> TraceDetail:
         """Every span of one trace, as a tree."""
-        tenant = _tenant(request, backend)
+        tenant = _reader(request, backend)
         tid = trace_id.lower()
         if len(tid) != 32 or any(c not in "0123456789abcdef" for c in tid):
             raise HTTPException(status_code=400, detail="trace id must be 32 hex characters")
@@ -347,7 +354,7 @@ class GpuController(Controller):
         self, request: Request[Any, Any, Any], backend: NamedDependency[Backend]
     ) -> list[dict[str, Any]]:
         """The tenant's GPU registry: physical GPUs, compute resources, runtime contexts."""
-        return [_jsonable(g) for g in backend.tenants.gpus(_tenant(request, backend))]
+        return [_jsonable(g) for g in backend.tenants.gpus(_reader(request, backend))]
 
     @get("/{gpu_uuid:str}", sync_to_thread=True)
     def get_gpu(
@@ -356,7 +363,7 @@ class GpuController(Controller):
         backend: NamedDependency[Backend],
         gpu_uuid: FromPath[str],
     ) -> dict[str, Any]:
-        found = backend.tenants.gpus(_tenant(request, backend), gpu_uuid)
+        found = backend.tenants.gpus(_reader(request, backend), gpu_uuid)
         if not found:
             raise HTTPException(status_code=404, detail=f"no GPU {gpu_uuid}")
         return _jsonable(found[0])
@@ -373,7 +380,7 @@ class GpuController(Controller):
         metric: FromQuery[str | None] = None,
     ) -> GpuSeries:
         """A GPU's gauge series (``gpu.utilization``, ...), averaged per ``step_s``."""
-        tenant = _tenant(request, backend)
+        tenant = _reader(request, backend)
         now = time.time_ns()
         rows = backend.spans.gpu_series(
             tenant, gpu_uuid, since or now - 3600 * 10**9, until or now + 60 * 10**9, step_s, metric
@@ -407,7 +414,7 @@ class AnalyticsController(Controller):
     ) -> Overview:
         """Per model: requests, error rate, latency and TTFT percentiles, tokens/s, GPU
         utilization and cost, over the range and per time bucket."""
-        tenant = _tenant(request, backend)
+        tenant = _reader(request, backend)
         now = time.time_ns()
         lo, hi = since or now - DAY_NS, until or now + 60 * 10**9
         models, buckets = backend.spans.overview(tenant, lo, hi, bucket_s)
@@ -503,6 +510,7 @@ class AdminController(Controller):
         _admin(request, backend)
         if backend.tenants.tenant(tenant_id) is None:
             raise HTTPException(status_code=404, detail=f"no tenant {tenant_id}")
+        backend.wait_loaded()
         now = time.time_ns()
         rows = backend.spans.usage(tenant_id, since or now - 30 * DAY_NS, until or now + DAY_NS)
         return Usage(
@@ -545,7 +553,6 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
-    import json
 
     nodes = {}
     for r in rows:
@@ -560,7 +567,7 @@ def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
             int(r["status_code"]),
             r["status_message"],
             _attributes(r),
-            json.loads(r["events"]) if r["events"] else [],
+            stored_events(r["events"]),
             [],
         )
     roots = []
@@ -576,7 +583,7 @@ def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
 def _attributes(r: dict[str, Any]) -> dict[str, str]:
     """A span's attributes: its map plus what the store keeps as columns (under every name the
     column is read from, see :data:`~axonize_backend.ingest.ATTRIBUTE_COLUMNS`)."""
-    out = dict(r["attributes"])
+    out = {k: stored_text(v) for k, v in r["attributes"].items()}
     for column, names in ATTRIBUTE_COLUMNS.items():
         value = r.get(column)
         if value is None or value == "":

@@ -13,12 +13,14 @@ from typing import Any
 from axonize_backend.config import ServerConfig
 from axonize_backend.ingest import (
     BadRequest,
+    check_ids,
     gpu_metric_rows,
+    gpu_record,
     parse_metrics,
     parse_traces,
-    span_rows,
-    spans_table,
+    span_count,
 )
+from axonize_backend.ingest_log import IngestLog, LogFull
 from axonize_backend.spans import ChdbSpanStore, ServerSpanStore, SpanStore
 from axonize_backend.tenants import TenantStore, start_embedded_postgres
 
@@ -39,67 +41,6 @@ class IngestResult:
     gpu_points: int = 0
 
 
-class GroupWriter:
-    """Group commit: concurrent requests' rows go to ClickHouse in one insert.
-
-    A request hands its table over and waits; the writer thread inserts everything queued since
-    its last insert at once and then releases those requests (or raises the insert's error in
-    each of them).  So a request is still acknowledged only once its rows are stored, while
-    inserts grow with the load (a 512-row insert costs ~20 us per row, a 5,000-row one ~3).
-    """
-
-    def __init__(self, insert: Any, max_rows: int = 50_000) -> None:
-        self._insert = insert
-        self._max_rows = max_rows
-        self._cond = threading.Condition()
-        self._queue: list[tuple[Any, list[BaseException | None], threading.Event]] = []
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="axonize-writer", daemon=True)
-        self._thread.start()
-
-    def write(self, table: Any, timeout: float = 60.0) -> None:
-        done = threading.Event()
-        error: list[BaseException | None] = [None]
-        with self._cond:
-            if self._closed:
-                raise Overloaded("the server is shutting down")
-            self._queue.append((table, error, done))
-            self._cond.notify()
-        if not done.wait(timeout):
-            raise Overloaded("the store did not take the rows in time; retry")
-        if error[0] is not None:
-            raise error[0]
-
-    def _run(self) -> None:
-        import pyarrow as pa
-
-        while True:
-            with self._cond:
-                while not self._queue and not self._closed:
-                    self._cond.wait()
-                if not self._queue and self._closed:
-                    return
-                batch, rows = [], 0
-                while self._queue and rows < self._max_rows:
-                    item = self._queue.pop(0)
-                    batch.append(item)
-                    rows += item[0].num_rows
-            try:
-                tables = [t for t, _, _ in batch]
-                self._insert(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
-            except BaseException as exc:  # every waiting request gets the error
-                for _, error, _ in batch:
-                    error[0] = exc
-            for _, _, done in batch:
-                done.set()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join(30)
-
-
 class Backend:
     """Both stores, the tenant check and the ingest path."""
 
@@ -113,7 +54,12 @@ class Backend:
         # Bounded work in flight: beyond it requests are refused with a retryable status
         # instead of queueing without limit.
         self._slots = threading.BoundedSemaphore(16)
-        self._writer = GroupWriter(lambda table: self.spans.insert_spans(table))
+        # Acknowledged requests wait on disk for a bulk load into the span store.
+        self.log = IngestLog(
+            config.data_dir / "ingest-log",
+            lambda *args: self.spans.insert_spans(*args),
+            self._record_gpus,
+        )
 
     @classmethod
     def open(cls, config: ServerConfig) -> Backend:
@@ -137,7 +83,7 @@ class Backend:
         return {"postgres": self.tenants.migrate(), "clickhouse": self.spans.migrate()}
 
     def close(self) -> None:
-        self._writer.close()
+        self.log.close()
         self.spans.close()
         self.tenants.close()
         if self._postgres is not None:
@@ -181,18 +127,33 @@ class Backend:
             self._slots.release()
 
     def ingest_traces(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
+        """Check a trace request and log it; it is acknowledged once on disk and reaches the
+        span store with the next bulk load (:meth:`wait_loaded`)."""
         with self._slot():
+            # Parsed here only to refuse a malformed request with a clear message; its spans are
+            # decoded by ClickHouse when loaded.
             req = parse_traces(body, content_type)
-            cols, gpus = span_rows(req, tenant_id)
-            n = len(cols["trace_id"])
-            if n:
-                self._writer.write(spans_table(cols))
-            if gpus:
-                try:
-                    self.tenants.upsert_gpus(tenant_id, gpus)
-                except Exception:
-                    logger.warning("GPU registry update failed", exc_info=True)
+            n = span_count(req)
+            if not n:
+                return IngestResult()
+            check_ids(req)
+            if not content_type.startswith("application/x-protobuf"):
+                body = req.SerializeToString()  # OTLP/JSON, as protobuf
+            try:
+                self.log.append(tenant_id, body)
+            except LogFull as exc:
+                raise Overloaded(str(exc)) from None
             return IngestResult(spans=n)
+
+    def wait_loaded(self, timeout: float = 10.0) -> bool:
+        """Wait until every span acknowledged so far can be queried."""
+        return self.log.wait_loaded(timeout)
+
+    def _record_gpus(self, tenant_id: str, rows: list[tuple[str, list[str]]]) -> None:
+        records = {gpu_record(service, fields) for service, fields in rows}
+        records.discard(None)
+        if records:
+            self.tenants.upsert_gpus(tenant_id, records)  # type: ignore[arg-type]
 
     def ingest_metrics(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
         with self._slot():

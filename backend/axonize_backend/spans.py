@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,7 +70,9 @@ class TraceQuery:
 class SpanStore(Protocol):
     def migrate(self) -> list[str]: ...
     def ping(self) -> bool: ...
-    def insert_spans(self, table: Any) -> None: ...
+    def insert_spans(
+        self, tenant_id: str, requests: list[bytes], gpus: bool = False, token: str = ""
+    ) -> list[tuple[str, list[str]]]: ...
     def insert_gpu_metrics(self, table: Any) -> None: ...
     def list_traces(self, q: TraceQuery) -> list[dict[str, Any]]: ...
     def trace_spans(self, tenant_id: str, trace_id: str) -> list[dict[str, Any]]: ...
@@ -101,16 +104,33 @@ def _array(values: list[str]) -> str:
 
 
 class ChdbSpanStore:
-    """ClickHouse in-process (chDB) in ``path``; ``db`` is the database name."""
+    """ClickHouse in-process (chDB) in ``path``; ``db`` is the database name.
+
+    Span inserts have a connection of their own to the same engine, so that the API's queries
+    do not wait behind them.
+    """
 
     def __init__(self, path: Path, ttl_days: int = 30, db: str = "axonize") -> None:
         from chdb import session
+
+        from axonize_backend import ingest
 
         path.mkdir(parents=True, exist_ok=True)
         self.db = db
         self.ttl_days = ttl_days
         self._session = session.Session(str(path))
         self._lock = threading.Lock()  # one query at a time on the session
+        self._insert_session = session.Session(str(path))
+        self._insert_lock = threading.Lock()
+        self._spool = path / "spool"  # request bytes on their way in (see insert_spans)
+        self._spool.mkdir(exist_ok=True)
+        # The schema as a file: ClickHouse compiles a schema file once, a schema string per query.
+        schema = self._spool / "otlp_trace.proto"
+        schema.write_text(ingest.SPAN_SCHEMA, encoding="utf-8")
+        self._format_settings = {
+            "format_schema": f"{schema}:ExportTraceServiceRequest",
+            "format_schema_source": "file",
+        }
 
     # ---------------------------------------------------------------- plumbing
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -157,13 +177,42 @@ class ChdbSpanStore:
         except Exception:
             return False
 
-    def insert_spans(self, table: Any) -> None:
-        """Insert a pyarrow table with :data:`SPAN_COLUMNS` (durable when this returns)."""
-        cols = ", ".join(SPAN_COLUMNS)
-        with self._lock:
-            self._session.query(
-                f"INSERT INTO {self.db}.spans ({cols}) SELECT {cols} FROM Python(table)"
-            )
+    def insert_spans(
+        self, tenant_id: str, requests: list[bytes], gpus: bool = False, token: str = ""
+    ) -> list[tuple[str, list[str]]]:
+        """Store the spans of OTLP trace requests (serialized ``ExportTraceServiceRequest``s)
+        for one tenant, durable when this returns; ClickHouse decodes them.  With ``gpus``,
+        also return the GPUs the spans name (rows of
+        :func:`~axonize_backend.ingest.gpu_records_sql`).  An insert repeated with the same
+        ``token`` stores nothing the second time.
+        """
+        from axonize_backend import ingest
+
+        path = self._spool / f"{uuid.uuid4().hex}.pb"
+        source = (
+            f"file({ingest.sql_string(str(path))}, 'Protobuf', "
+            f"{ingest.sql_string(ingest.SPAN_STRUCTURE)})"
+        )
+        settings = self._format_settings
+        path.write_bytes(ingest.frame(requests))
+        with self._insert_lock:
+            try:
+                self._insert_session.query(
+                    ingest.span_insert_sql(self.db, source)
+                    + ingest.settings_clause({**settings, **ingest.dedup_settings(token)}),
+                    params={"tenant": tenant_id},
+                )
+                if not gpus:
+                    return []
+                result = self._insert_session.query(
+                    ingest.gpu_records_sql(source) + ingest.settings_clause(settings),
+                    "JSONEachRow",
+                )
+            finally:
+                path.unlink(missing_ok=True)
+        data = result.bytes() if hasattr(result, "bytes") else bytes(result)
+        rows = [json.loads(line) for line in data.splitlines() if line]
+        return [(r["service"], r["fields"]) for r in rows]
 
     def insert_gpu_metrics(self, table: Any) -> None:
         cols = ", ".join(GPU_METRIC_COLUMNS)
@@ -380,11 +429,25 @@ class ChdbSpanStore:
         return self._query(sql, {"tenant": tenant_id, "since": since_ns, "until": until_ns})
 
     def close(self) -> None:
-        with self._lock:
+        with self._insert_lock, self._lock:
+            try:
+                self._insert_session.close()
+            except Exception:
+                pass
             try:
                 self._session.close()
             except Exception:
                 pass
+
+
+def _external(data: bytes) -> Any:
+    from clickhouse_connect.driver.external import ExternalData
+
+    from axonize_backend import ingest
+
+    return ExternalData(
+        file_name="requests", data=data, fmt="Protobuf", structure=ingest.SPAN_STRUCTURE
+    )
 
 
 class ServerSpanStore(ChdbSpanStore):
@@ -415,9 +478,31 @@ class ServerSpanStore(ChdbSpanStore):
         _array(values)  # the same validation
         return list(values)
 
-    def insert_spans(self, table: Any) -> None:
+    def insert_spans(
+        self, tenant_id: str, requests: list[bytes], gpus: bool = False, token: str = ""
+    ) -> list[tuple[str, list[str]]]:
+        """As :meth:`ChdbSpanStore.insert_spans`; the request bytes go in the HTTP body and the
+        server reads them with ``input()``."""
+        from axonize_backend import ingest
+
+        source = f"input({ingest.sql_string(ingest.SPAN_STRUCTURE)})"
+        data = ingest.frame(requests)
         with self._lock:
-            self._client.insert_arrow(f"{self.db}.spans", table)
+            self._client.command(
+                ingest.span_insert_sql(self.db, source) + " FORMAT Protobuf",
+                parameters={"tenant": tenant_id},
+                data=data,
+                settings={**ingest.FORMAT_SETTINGS, **ingest.dedup_settings(token)},
+            )
+            if not gpus:
+                return []
+            # The same SELECT over the same bytes, sent as an external table.
+            rows = self._client.query(
+                ingest.gpu_records_sql("requests"),
+                settings=ingest.FORMAT_SETTINGS,
+                external_data=_external(data),
+            ).named_results()
+        return [(r["service"], list(r["fields"])) for r in rows]
 
     def insert_gpu_metrics(self, table: Any) -> None:
         with self._lock:
