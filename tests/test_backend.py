@@ -163,6 +163,48 @@ def test_filters_and_cursor_pagination(server: Server) -> None:
         "application/problem+json")
 
 
+def test_span_filters_page_through_a_whole_day_newest_first(server: Server) -> None:
+    """A filter on a child span is searched newest window first, widening back to `since`:
+    traces spread over 20 hours, the matching ones old and recent, come back complete, newest
+    first, across pages, whatever window each one lies in."""
+    _, key = server.tenant("windows")
+    now = time.time_ns()
+    req = ts.ExportTraceServiceRequest()
+    scope = req.resource_spans.add().scope_spans.add()
+    expected = []
+    for i in range(40):
+        start = now - i * 30 * 60 * 10**9  # every half hour, back 20 hours
+        trace = (1000 + i).to_bytes(16, "big")
+        model = "rare" if i % 7 == 0 else "common"
+        for name, span_id, parent, offset in (("root", 1, 0, 0), ("llm", 2, 1, 10**6)):
+            sp = scope.spans.add(trace_id=trace, span_id=(i * 10 + span_id).to_bytes(8, "big"),
+                                 name=f"{name}-{i}", start_time_unix_nano=start + offset,
+                                 end_time_unix_nano=start + offset + 10**6)
+            if parent:
+                sp.parent_span_id = (i * 10 + parent).to_bytes(8, "big")
+                sp.attributes.add(key="gen_ai.request.model", value=_value(model))
+        if model == "rare":
+            expected.append(f"root-{i}")
+    r = server.http.post("/v1/traces", content=req.SerializeToString(),
+                         headers={"x-api-key": key, "content-type": "application/x-protobuf"})
+    assert r.status_code == 200, r.text
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 2, "model": "rare", "since": now - 86_400 * 10**9}
+        if cursor:
+            params["cursor"] = cursor
+        page = api(server, key, "/api/v1/traces", **params).json()
+        seen += [t["root_name"] for t in page["traces"]]
+        assert all(t["model"] == "rare" for t in page["traces"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected  # root-0, root-7, ..., root-35: newest first
+    ok = api(server, key, "/api/v1/traces", status="ok", limit=1000,
+             since=now - 86_400 * 10**9).json()["traces"]
+    assert len(ok) == 40
+
+
 def test_tenants_see_nothing_of_each_other(server: Server) -> None:
     _, key_a = server.tenant("tenant-a")
     tid_b, key_b = server.tenant("tenant-b")

@@ -96,6 +96,17 @@ def _unprefix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k[2:] if k.startswith("x_") else k: v for k, v in r.items()} for r in rows]
 
 
+def _windows(since_ns: int, until_ns: int) -> list[int]:
+    """Starts of ever wider windows back from ``until_ns`` (a 64th of the range, then 4 times
+    wider each), the last one at ``since_ns``."""
+    span = max(until_ns - since_ns, 1)
+    starts, width = [], max(span // 64, 1)
+    while until_ns - width > since_ns:
+        starts.append(until_ns - width)
+        width *= 4
+    return [*starts, since_ns]
+
+
 def _array(values: list[str]) -> str:
     """An ``Array(String)`` query parameter of hex strings (chDB takes the literal form)."""
     if not all(v and all(c in "0123456789abcdef" for c in v) for v in values):
@@ -226,14 +237,12 @@ class ChdbSpanStore:
         """A page of traces, newest first, each listed by its root span.
 
         Two steps: the page of root spans (read in primary-key order with a limit), then the
-        per-trace figures of just that page (found through the trace-id skip index).
+        per-trace figures of just that page (found through the trace-id skip index).  A filter
+        on any span of a trace (model, operation, attribute, status) is looked for in the newest
+        time window first, widening it until the page is full, so that a page of recent traces
+        reads recent data only.
         """
-        params: dict[str, Any] = {
-            "tenant": q.tenant_id,
-            "since": q.since_ns,
-            "until": q.until_ns,
-            "limit": q.limit,
-        }
+        params: dict[str, Any] = {"tenant": q.tenant_id, "until": q.until_ns}
         where = []
         span_filters = []
         if q.service:
@@ -256,39 +265,53 @@ class ChdbSpanStore:
         if q.max_duration_ms is not None:
             where.append("duration_ns <= {max_ns:UInt64}")
             params["max_ns"] = int(q.max_duration_ms * 1e6)
+        hi = q.until_ns
         if q.before is not None:
             where.append(
                 "(start_time, hex(trace_id)) < (fromUnixTimestamp64Nano("
                 "{cursor_ns:Int64}), {cursor_trace:String})"
             )
             params["cursor_ns"], params["cursor_trace"] = q.before[0], q.before[1].upper()
-        in_range = (
+            hi = min(hi, q.before[0] + 1)
+        # Spans of a trace start at or after its root: for roots from `lo`, the spans that
+        # decide a filter lie in [lo, until).
+        spans_in_range = (
             "tenant_id = {tenant:String} "
-            "AND start_time >= fromUnixTimestamp64Nano({since:Int64}) "
+            "AND start_time >= fromUnixTimestamp64Nano({lo:Int64}) "
             "AND start_time < fromUnixTimestamp64Nano({until:Int64})"
         )
         if span_filters:
             where.append(
-                f"trace_id IN (SELECT trace_id FROM {self.db}.spans WHERE {in_range} "
+                f"trace_id IN (SELECT trace_id FROM {self.db}.spans WHERE {spans_in_range} "
                 f"AND {' AND '.join(span_filters)})"
             )
         if q.status == "ok":
             where.append(
                 f"trace_id NOT IN (SELECT trace_id FROM {self.db}.spans WHERE "
-                f"{in_range} AND status_code = 2)"
+                f"{spans_in_range} AND status_code = 2)"
             )
         extra = "".join(f" AND {w}" for w in where)
-        roots = self._query(
-            f"""
+        sql = f"""
             SELECT lower(hex(trace_id)) AS trace_hex,
                    toUnixTimestamp64Nano(start_time) AS start_ns, duration_ns,
                    name AS root_name, service AS root_service
             FROM {self.db}.spans
-            WHERE {in_range} AND parent_span_id = toFixedString('', 8) {extra}
+            WHERE tenant_id = {{tenant:String}}
+              AND start_time >= fromUnixTimestamp64Nano({{lo:Int64}})
+              AND start_time < fromUnixTimestamp64Nano({{hi:Int64}})
+              AND parent_span_id = toFixedString('', 8) {extra}
             ORDER BY start_time DESC
-            LIMIT {{limit:UInt32}}""",
-            params,
-        )
+            LIMIT {{limit:UInt32}}"""
+        # With nothing to look for in other spans, one read in order does.
+        searched = bool(span_filters) or q.status == "ok"
+        windows = _windows(q.since_ns, hi) if searched else [q.since_ns]
+        roots: list[dict[str, Any]] = []
+        for lo in windows:
+            found = self._query(sql, {**params, "lo": lo, "hi": hi, "limit": q.limit - len(roots)})
+            roots += found
+            if len(roots) >= q.limit:
+                break
+            hi = lo
         if not roots:
             return []
         ids = [r["trace_hex"] for r in roots]
