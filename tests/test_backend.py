@@ -435,6 +435,23 @@ def test_the_ingest_log_is_loaded_after_a_crash_and_only_once(server: Server,
     segment.unlink()
 
 
+def test_a_full_ingest_log_refuses_with_a_retryable_status(tmp_path: Path) -> None:
+    """When the span store is behind by more than the log may hold, appends are refused (the
+    server answers 503 / UNAVAILABLE, which OTLP clients retry) instead of growing without end;
+    what was appended before stays on disk."""
+    from axonize_backend.ingest_log import IngestLog, LogFull
+
+    log = IngestLog(tmp_path / "log", lambda *_: [], lambda *_: None,
+                    max_unloaded_bytes=1000, start=False)
+    log.append("t", b"x" * 600)
+    log.append("t", b"x" * 600)  # over the limit now: the next one is refused
+    with pytest.raises(LogFull, match="retry"):
+        log.append("t", b"x" * 10)
+    assert log.unloaded_bytes > 1000
+    log.close()
+    assert sum(p.stat().st_size for p in (tmp_path / "log").glob("*.log")) == log.unloaded_bytes
+
+
 def test_revoked_keys_stop_working(server: Server) -> None:
     tid, key = server.tenant("revoke")
     assert api(server, key, "/api/v1/traces").status_code == 200
