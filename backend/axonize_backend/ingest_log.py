@@ -193,6 +193,11 @@ class IngestLog:
                 self._cond.wait(left)
         return True
 
+    def start(self) -> None:
+        """Start the loader (if ``start=False`` was given)."""
+        if not self._thread.is_alive():
+            self._thread.start()
+
     @property
     def unloaded_bytes(self) -> int:
         return self._unloaded_bytes

@@ -59,6 +59,7 @@ class Backend:
             config.data_dir / "ingest-log",
             lambda *args: self.spans.insert_spans(*args),
             self._record_gpus,
+            start=False,  # started by open(), once the stores are migrated
         )
 
     @classmethod
@@ -77,6 +78,7 @@ class Backend:
         tenants = TenantStore(dsn)
         backend = cls(config, spans, tenants, postgres)
         backend.migrate()
+        backend.log.start()  # loads what a previous process left, now that the tables exist
         return backend
 
     def migrate(self) -> dict[str, list[str]]:
