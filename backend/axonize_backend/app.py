@@ -553,7 +553,6 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 def _tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
-
     nodes = {}
     for r in rows:
         nodes[r["span_hex"]] = SpanNode(

@@ -44,10 +44,15 @@ def any_value(v: Any) -> Any:
     if kind == "array_value":
         return [any_value(x) for x in v.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+        return _attributes(v.kvlist_value.values)
     if kind == "bytes_value":
         return v.bytes_value.hex()
     return getattr(v, kind)
+
+
+def _attributes(kvs: Iterable[Any]) -> dict[str, Any]:
+    """OTLP key-values as a dict of plain values."""
+    return {kv.key: any_value(kv.value) for kv in kvs}
 
 
 def _parse(req: Any, body: bytes, content_type: str, what: str) -> Any:
@@ -262,7 +267,7 @@ def span_insert_sql(db: str, source: str) -> str:
         "length(sp.trace_id) != 16 OR length(sp.span_id) != 8 "
         "OR length(sp.parent_span_id) NOT IN (0, 8)"
     )
-    gpu_index = "toUInt32(extract(k, '^gpu\\\\.([0-9]+)\\\\.'))"
+    gpu_index = "toUInt32(extract(kt.1, '^gpu\\\\.([0-9]+)\\\\.'))"
     columns = {
         "tenant_id": "{tenant:String}",
         "start_time": "fromUnixTimestamp64Nano(toInt64(sp.start_time_unix_nano), 'UTC')",
@@ -284,7 +289,7 @@ def span_insert_sql(db: str, source: str) -> str:
         "ttft_ms": f"toFloat32({first_number('ttft_ms')})",
         "tokens_per_second": f"toFloat32({first_number('tokens_per_second')})",
         "gpu_uuids": "arrayFilter(x -> x != '', arrayMap(kt -> kt.2, arraySort("
-        f"kt -> {gpu_index.replace('(k,', '(kt.1,')}, arrayFilter((kt) -> match(kt.1, "
+        f"kt -> {gpu_index}, arrayFilter((kt) -> match(kt.1, "
         f"{_gpu_key(sc.GPU_UUID)}), arrayZip(keys, texts)))))",
         "gpu_utilization": "toFloat32(if(empty(gpu_utils), NULL, arrayAvg(gpu_utils)))",
         "gpu_seconds": f"ifNull({first_number('gpu_seconds')}, 0)",
@@ -335,7 +340,8 @@ def gpu_records_sql(source: str) -> str:
         f"  SELECT service, {', '.join(_SPAN_VALUES)}, mapFromArrays(keys, texts) AS attrs,\n"
         f"    arrayFilter(k -> match(k, {_gpu_key(sc.GPU_UUID)}), keys) AS uuid_keys\n"
         f"  FROM {_each_span(source)}\n  WHERE notEmpty(uuid_keys))\n"
-        "ARRAY JOIN arrayMap(k -> substring(k, 1, length(k) - 4), uuid_keys) AS prefix"
+        f"ARRAY JOIN arrayMap(k -> substring(k, 1, length(k) - {len(sc.GPU_UUID)}), uuid_keys)"
+        " AS prefix"
     )
 
 
@@ -405,12 +411,12 @@ def stored_text(text: str) -> str:
     if not text.startswith("\x00"):
         return text
     try:
-        raw = base64.b64decode(text[3:])
         if text.startswith(ARRAY_MARK):
-            return _value_text([any_value(x) for x in common_pb2.ArrayValue.FromString(raw).values])
+            values = common_pb2.ArrayValue.FromString(base64.b64decode(text[len(ARRAY_MARK) :]))
+            return _value_text([any_value(x) for x in values.values])
         if text.startswith(KVLIST_MARK):
-            kvs = common_pb2.KeyValueList.FromString(raw).values
-            return _value_text({kv.key: any_value(kv.value) for kv in kvs})
+            kvs = common_pb2.KeyValueList.FromString(base64.b64decode(text[len(KVLIST_MARK) :]))
+            return _value_text(_attributes(kvs.values))
     except Exception:
         pass
     return text
@@ -429,7 +435,7 @@ def stored_events(text: str) -> list[dict[str, Any]]:
             {
                 "time_ns": int(event.time_unix_nano),
                 "name": event.name,
-                "attributes": {kv.key: any_value(kv.value) for kv in event.attributes},
+                "attributes": _attributes(event.attributes),
             }
         )
     return out
@@ -447,7 +453,7 @@ def gpu_metric_rows(req: ms.ExportMetricsServiceRequest, tenant_id: str) -> Any:
                 if not metric.name.startswith("gpu.") or not metric.HasField("gauge"):
                     continue
                 for dp in metric.gauge.data_points:
-                    attrs = {kv.key: any_value(kv.value) for kv in dp.attributes}
+                    attrs = _attributes(dp.attributes)
                     uid = str(attrs.get("gpu.uuid", ""))
                     if not uid:
                         continue

@@ -152,10 +152,10 @@ class Backend:
         return self.log.wait_loaded(timeout)
 
     def _record_gpus(self, tenant_id: str, rows: list[tuple[str, list[str]]]) -> None:
-        records = {gpu_record(service, fields) for service, fields in rows}
-        records.discard(None)
+        found = (gpu_record(service, fields) for service, fields in rows)
+        records = {record for record in found if record is not None}
         if records:
-            self.tenants.upsert_gpus(tenant_id, records)  # type: ignore[arg-type]
+            self.tenants.upsert_gpus(tenant_id, records)
 
     def ingest_metrics(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
         with self._slot():

@@ -96,6 +96,12 @@ def _unprefix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k[2:] if k.startswith("x_") else k: v for k, v in r.items()} for r in rows]
 
 
+def _rows(result: Any) -> list[dict[str, Any]]:
+    """The rows of a chDB result in JSONEachRow."""
+    data = result.bytes() if hasattr(result, "bytes") else bytes(result)
+    return [json.loads(line) for line in data.splitlines() if line]
+
+
 def _windows(since_ns: int, until_ns: int) -> list[int]:
     """Starts of ever wider windows back from ``until_ns`` (a 64th of the range, then 4 times
     wider each), the last one at ``since_ns``."""
@@ -146,9 +152,7 @@ class ChdbSpanStore:
     # ---------------------------------------------------------------- plumbing
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            result = self._session.query(sql, "JSONEachRow", params=params or {})
-        data = result.bytes() if hasattr(result, "bytes") else bytes(result)
-        return [json.loads(line) for line in data.splitlines() if line]
+            return _rows(self._session.query(sql, "JSONEachRow", params=params or {}))
 
     def _exec(self, sql: str) -> None:
         with self._lock:
@@ -204,25 +208,27 @@ class ChdbSpanStore:
             f"file({ingest.sql_string(str(path))}, 'Protobuf', "
             f"{ingest.sql_string(ingest.SPAN_STRUCTURE)})"
         )
-        settings = self._format_settings
         path.write_bytes(ingest.frame(requests))
         with self._insert_lock:
             try:
                 self._insert_session.query(
                     ingest.span_insert_sql(self.db, source)
-                    + ingest.settings_clause({**settings, **ingest.dedup_settings(token)}),
+                    + ingest.settings_clause(
+                        {**self._format_settings, **ingest.dedup_settings(token)}
+                    ),
                     params={"tenant": tenant_id},
                 )
                 if not gpus:
                     return []
-                result = self._insert_session.query(
-                    ingest.gpu_records_sql(source) + ingest.settings_clause(settings),
-                    "JSONEachRow",
+                rows = _rows(
+                    self._insert_session.query(
+                        ingest.gpu_records_sql(source)
+                        + ingest.settings_clause(self._format_settings),
+                        "JSONEachRow",
+                    )
                 )
             finally:
                 path.unlink(missing_ok=True)
-        data = result.bytes() if hasattr(result, "bytes") else bytes(result)
-        rows = [json.loads(line) for line in data.splitlines() if line]
         return [(r["service"], r["fields"]) for r in rows]
 
     def insert_gpu_metrics(self, table: Any) -> None:
