@@ -42,7 +42,8 @@ def install_torch(session: nox.Session) -> list[str]:
 def tests(session: nox.Session) -> None:
     """Run the test suite: real OTLP over gRPC and HTTP on loopback, real tiny models."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[test,transformers,ollama,nvidia,backend]")
+    session.install(*constraint, "-e", ".[test,transformers,ollama,nvidia,backend]",
+                    "-e", "testsupport")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"})
 
@@ -55,10 +56,10 @@ OLDEST = {"transformers": "4.51.3", "ollama": "0.4.0"}
 def tests_oldest(session: nox.Session) -> None:
     """The plugin tests against the oldest framework versions the plugins claim."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[test]",
+    session.install(*constraint, "-e", ".[test]", "-e", "testsupport",
                     *(f"{name}=={version}" for name, version in OLDEST.items()))
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_transformers_plugin.py",
-                "tests/test_ollama_plugin.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/plugins", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1", "AXONIZE_STRICT": "1"})
 
 
 @nox.session(python=PYTHON)
@@ -91,9 +92,10 @@ def bench(session: nox.Session) -> None:
 
 @contextlib.contextmanager
 def _ollama_stand_in(session: nox.Session) -> Iterator[str]:
-    """Run tests/ollama_server.py in the session's environment; yield its host:port."""
+    """Run the Ollama stand-in (``axonize_testsupport.ollama_server``) in the session's
+    environment; yield its host:port."""
     python = str(pathlib.Path(session.bin) / "python")
-    proc = subprocess.Popen([python, str(ROOT / "tests" / "ollama_server.py"),
+    proc = subprocess.Popen([python, "-m", "axonize_testsupport.ollama_server",
                              "--first-token-ms", "40", "--token-ms", "10"],
                             stdout=subprocess.PIPE, text=True)
     try:
@@ -113,7 +115,7 @@ def demo(session: nox.Session) -> None:
     the backend on its embedded stores, send it traces, print what its API answers, and leave
     it running with its URLs."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[transformers,ollama,backend]")
+    session.install(*constraint, "-e", ".[transformers,ollama,backend]", "-e", "testsupport")
     out_dir = ROOT / "demo-output"
     out_dir.mkdir(exist_ok=True)
     for path in out_dir.glob("*.jsonl"):
@@ -135,8 +137,8 @@ def demo(session: nox.Session) -> None:
     session.run("python", "-m", "axonize", "summary", str(hf_spans))
     ollama_spans = out_dir / "ollama.jsonl"
     session.log("3/4 zero code: axonize-instrument python examples/ollama_integration.py, against "
-                "a local server that speaks the Ollama API (tests/ollama_server.py: 40 ms to the "
-                "first token, 10 ms per token)")
+                "a local server that speaks the Ollama API (axonize_testsupport.ollama_server: "
+                "40 ms to the first token, 10 ms per token)")
     with _ollama_stand_in(session) as host:
         session.run("axonize-instrument", "--service-name", "ollama-demo", "python",
                     "examples/ollama_integration.py",

@@ -113,8 +113,8 @@ def main() -> int:
                             "AXONIZE_GPU_BACKEND": "simulated", "AXONIZE_GPU_SIMULATE": "h100"},
                        stdout=subprocess.DEVNULL)
         stand_in = subprocess.Popen(
-            [sys.executable, "tests/ollama_server.py", "--first-token-ms", "40", "--token-ms",
-             "10"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "axonize_testsupport.ollama_server", "--first-token-ms", "40",
+             "--token-ms", "10"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         try:
             ollama_port = stand_in.stdout.readline().strip() if stand_in.stdout else ""
             subprocess.run(["axonize-instrument", "--service-name", "ollama-app", sys.executable,

@@ -7,8 +7,8 @@ The Ollama plugin patches the client at import; every call below (module-level f
 token counts and the server's own timings.  It talks to ``OLLAMA_HOST`` (default
 ``127.0.0.1:11434``) with the models in ``OLLAMA_MODEL`` (default ``llama3.2``) and
 ``OLLAMA_EMBED_MODEL`` (default ``all-minilm``).  With no Ollama at hand, the stand-in server of
-the test suite speaks the same API:  ``python tests/ollama_server.py --first-token-ms 40
---token-ms 10`` prints a port; ``OLLAMA_HOST=127.0.0.1:PORT`` points the example at it.
+the test suite speaks the same API:  ``python -m axonize_testsupport.ollama_server
+--first-token-ms 40 --token-ms 10`` prints a port; ``OLLAMA_HOST=127.0.0.1:PORT`` points the example at it.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ def main() -> int:
     except (ConnectionError, httpx.ConnectError):  # (older clients raise httpx's error)
         host = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434")
         print(f"No Ollama server answers at {host}. Start one (`ollama serve`), or point "
-              "OLLAMA_HOST at one; the tests' stand-in works too: python "
-              "tests/ollama_server.py", file=sys.stderr)
+              "OLLAMA_HOST at one; the tests' stand-in works too (from a checkout, "
+              "pip install -e testsupport): python -m axonize_testsupport.ollama_server",
+              file=sys.stderr)
         return 2
 
     # 1. The module-level function, whole answer at once.

@@ -1,16 +1,10 @@
 from __future__ import annotations
 
 import os
-import socket
-import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-from otlp_sink import GrpcSink, HttpSink, attrs
+from axonize_testsupport.otlp_sink import GrpcSink, HttpSink
 
 import axonize
 
@@ -48,27 +42,3 @@ def traced(sink: GrpcSink) -> Iterator[GrpcSink]:
     """Axonize initialized against a live gRPC sink, exporting quickly."""
     axonize.init(endpoint=sink.endpoint, service_name="test-svc", flush_interval_ms=50)
     yield sink
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def record(span: Any) -> dict[str, Any]:
-    """A span as a user-visible record (ids and times replaced by what they mean)."""
-    out: dict[str, Any] = {
-        "name": span.name,
-        "kind": span.kind,
-        "attributes": attrs(span.attributes),
-        "status": {"code": span.status.code, "message": span.status.message},
-    }
-    if span.events:
-        out["events"] = [{"name": e.name, "attributes": sorted(attrs(e.attributes))}
-                         for e in span.events]
-    return out
-
-
-def by_name(spans: list[Any]) -> dict[str, Any]:
-    return {s.name: s for s in spans}

@@ -11,7 +11,7 @@ import axonize
 from axonize_core import semconv
 from axonize_core._config import load_config, settings_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_precedence_kwargs_over_axonize_over_otel() -> None:

@@ -187,3 +187,21 @@ class HttpSink(_Recorder):
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def span_record(span: Any) -> dict[str, Any]:
+    """A span as a user-visible record (ids and times replaced by what they mean)."""
+    out: dict[str, Any] = {
+        "name": span.name,
+        "kind": span.kind,
+        "attributes": attrs(span.attributes),
+        "status": {"code": span.status.code, "message": span.status.message},
+    }
+    if span.events:
+        out["events"] = [{"name": e.name, "attributes": sorted(attrs(e.attributes))}
+                         for e in span.events]
+    return out
+
+
+def by_name(spans: list[Any]) -> dict[str, Any]:
+    return {s.name: s for s in spans}

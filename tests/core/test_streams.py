@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from otlp_sink import GrpcSink, attrs
+from axonize_testsupport.otlp_sink import GrpcSink, attrs
 
 import axonize
 from axonize_core.streams import meter_async_stream, meter_stream

@@ -15,15 +15,15 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import tiny_models  # noqa: E402
+from axonize_testsupport import tiny_models  # noqa: E402
+from axonize_testsupport.otlp_sink import GrpcSink, attrs  # noqa: E402
 from axonize_transformers import TransformersInstrumentor  # noqa: E402
-from otlp_sink import GrpcSink, attrs  # noqa: E402
 from transformers.generation.logits_process import LogitsProcessor, LogitsProcessorList  # noqa: E402
 from transformers.generation.utils import GenerationMixin  # noqa: E402
 
 import axonize  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 ORIGINAL_GENERATE = GenerationMixin.__dict__["generate"]
 
 
@@ -214,7 +214,7 @@ def test_uninstrument_restores_the_original_function(traced: GrpcSink,
 SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
-import tiny_models
+from axonize_testsupport import tiny_models
 model, tok = tiny_models.load({model!r})
 out = model.generate(**tok("hello world", return_tensors="pt"), max_new_tokens=3,
                      min_new_tokens=3, do_sample=False)
@@ -233,7 +233,7 @@ def _run(cmd: list[str], sink: GrpcSink, **env: str) -> subprocess.CompletedProc
 def test_launcher_instruments_an_unchanged_script(sink: GrpcSink, tmp_path: Path,
                                                   model_dirs: dict[str, Path]) -> None:
     script = tmp_path / "serve.py"
-    script.write_text(SCRIPT.format(tests=str(ROOT / "tests"), model=str(model_dirs["llama"])))
+    script.write_text(SCRIPT.format(model=str(model_dirs["llama"])))
     launcher = Path(sys.executable).with_name("axonize-instrument")
     proc = _run([str(launcher), "--service-name", "launched-svc", sys.executable, str(script),
                  "--port", "8000"], sink)
@@ -248,7 +248,7 @@ def test_launcher_instruments_an_unchanged_script(sink: GrpcSink, tmp_path: Path
 def test_opentelemetry_instrument_loads_the_plugin(sink: GrpcSink, tmp_path: Path,
                                                    model_dirs: dict[str, Path]) -> None:
     script = tmp_path / "serve.py"
-    script.write_text(SCRIPT.format(tests=str(ROOT / "tests"), model=str(model_dirs["llama"])))
+    script.write_text(SCRIPT.format(model=str(model_dirs["llama"])))
     otel = Path(sys.executable).with_name("opentelemetry-instrument")
     proc = _run([str(otel), sys.executable, str(script)], sink)
     assert proc.returncode == 3, proc.stderr
@@ -275,7 +275,7 @@ def test_launcher_list_help_and_missing_command() -> None:
 def test_script_runs_unchanged_when_the_plugin_is_disabled(
         sink: GrpcSink, tmp_path: Path, model_dirs: dict[str, Path]) -> None:
     script = tmp_path / "serve.py"
-    script.write_text(SCRIPT.format(tests=str(ROOT / "tests"), model=str(model_dirs["llama"])))
+    script.write_text(SCRIPT.format(model=str(model_dirs["llama"])))
     launcher = str(Path(sys.executable).with_name("axonize-instrument"))
     proc = _run([launcher, sys.executable, str(script)], sink,
                 AXONIZE_DISABLED_PLUGINS="transformers", AXONIZE_FLUSH_INTERVAL_MS="50")

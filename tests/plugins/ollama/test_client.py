@@ -22,13 +22,13 @@ ollama = pytest.importorskip("ollama")
 httpx = pytest.importorskip("httpx")
 
 from axonize_ollama import OllamaInstrumentor  # noqa: E402
+from axonize_testsupport.ollama_server import OllamaServer  # noqa: E402
+from axonize_testsupport.otlp_sink import GrpcSink, attrs  # noqa: E402
 from ollama._client import AsyncClient, Client  # noqa: E402
-from ollama_server import OllamaServer  # noqa: E402
-from otlp_sink import GrpcSink, attrs  # noqa: E402
 
 import axonize  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 FIRST_TOKEN_S = 0.04
 TOKEN_S = 0.005
 ORIGINALS = (Client.__dict__["_request"], AsyncClient.__dict__["_request"])
@@ -345,7 +345,7 @@ def test_an_error_in_the_middle_of_a_stream(traced_ollama: GrpcSink,
 
 def test_connection_refused_and_timeouts_reach_the_caller(traced_ollama: GrpcSink,
                                                           server: OllamaServer) -> None:
-    from conftest import free_port
+    from axonize_testsupport import free_port
 
     # ollama >= 0.4.7 turns httpx's ConnectError into ConnectionError; older releases do not.
     with pytest.raises((ConnectionError, httpx.ConnectError)) as refused_error:
@@ -403,7 +403,7 @@ def test_example_runs_under_the_launcher(sink: GrpcSink) -> None:
 
 
 def test_example_says_what_to_do_without_a_server() -> None:
-    from conftest import free_port
+    from axonize_testsupport import free_port
 
     env = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{free_port()}"}
     done = subprocess.run([sys.executable, "examples/ollama_integration.py"], cwd=ROOT,

@@ -27,7 +27,7 @@ from axonize_backend.app import create_app
 from axonize_backend.config import ServerConfig
 from axonize_backend.grpc_server import TRACE_SERVICE, start_grpc
 from axonize_backend.service import Backend
-from conftest import free_port
+from axonize_testsupport import free_port
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 from opentelemetry.proto.common.v1 import common_pb2
 

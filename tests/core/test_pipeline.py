@@ -14,14 +14,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import free_port
-from otlp_sink import GrpcSink, HttpSink, attrs
+from axonize_testsupport import free_port
+from axonize_testsupport.otlp_sink import GrpcSink, HttpSink, attrs
 
 import axonize
 from axonize_core._cli import main as cli_main
 from axonize_core._otlp.exporters import ConsoleExporter
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_otlp_http_with_gzip_and_headers(http_sink: HttpSink) -> None:

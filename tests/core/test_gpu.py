@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from otlp_sink import GrpcSink, any_value, attrs
+from axonize_testsupport.otlp_sink import GrpcSink, any_value, attrs
 
 import axonize
 from axonize_core._runtime import gpu_profiler
@@ -341,7 +341,7 @@ def test_real_gpu_generate_is_attributed_with_no_code(sink: GrpcSink,
     pytest.importorskip("pynvml")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    import tiny_models
+    from axonize_testsupport import tiny_models
     from axonize_transformers import TransformersInstrumentor
 
     model, tok = tiny_models.load(tiny_models.build_llama(tmp_path / "tiny-llama"))

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from axonize_testsupport.otlp_sink import GrpcSink, HttpSink
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from otlp_sink import GrpcSink, HttpSink
 
 import axonize
 

@@ -18,8 +18,8 @@ Timing: the first chunk comes after ``first_token_s`` (prefill), then one chunk 
 (real servers merge tokens into one chunk, e.g. the bytes of one multi-byte character).  A chat
 request with ``tools`` answers with a call of the first tool.
 
-Run ``python tests/ollama_server.py [--first-token-ms N --token-ms N --chunks N]``: it prints
-its port.
+Run ``python -m axonize_testsupport.ollama_server [--first-token-ms N --token-ms N
+--chunks N]``: it prints its port.
 """
 
 from __future__ import annotations

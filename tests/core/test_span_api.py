@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import by_name, record
-from otlp_sink import GrpcSink, attrs
+from axonize_testsupport.otlp_sink import GrpcSink, attrs, by_name
+from axonize_testsupport.otlp_sink import span_record as record
 
 import axonize
 

@@ -1,0 +1,14 @@
+"""What Axonize's tests, bench and nox sessions share: real OTLP sinks on loopback
+(:mod:`.otlp_sink`), tiny random-weight models built offline (:mod:`.tiny_models`), a stand-in
+for the Ollama server (:mod:`.ollama_server`) and free loopback ports (:mod:`.ports`).
+
+Installed in development only (``pip install -e testsupport``, which every nox session that
+needs it does); it is no part of the ``axonize`` wheel.  Users testing their own code want
+:mod:`axonize.testing` instead.
+"""
+
+from __future__ import annotations
+
+from axonize_testsupport.ports import free_port
+
+__all__ = ["free_port"]
