@@ -8,7 +8,8 @@ token counts and the server's own timings.  It talks to ``OLLAMA_HOST`` (default
 ``127.0.0.1:11434``) with the models in ``OLLAMA_MODEL`` (default ``llama3.2``) and
 ``OLLAMA_EMBED_MODEL`` (default ``all-minilm``).  With no Ollama at hand, the stand-in server of
 the test suite speaks the same API:  ``python -m axonize_testsupport.ollama_server
---first-token-ms 40 --token-ms 10`` prints a port; ``OLLAMA_HOST=127.0.0.1:PORT`` points the example at it.
+--first-token-ms 40 --token-ms 10`` prints a port; ``OLLAMA_HOST=127.0.0.1:PORT`` points the
+example at it.
 """
 
 from __future__ import annotations
