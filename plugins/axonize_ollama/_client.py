@@ -12,11 +12,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from axonize_core import LlmSpan, SpanKind, semconv
-from axonize_core._log import debug_once
-from axonize_core._span import RECORDING
-from axonize_core.instrumentation import capture_content, content_capture_enabled
-from axonize_core.streams import meter_async_stream, meter_stream
+from axonize_core.instrumentation import (
+    LlmSpan,
+    SpanKind,
+    capture_content,
+    content_capture_enabled,
+    is_tracing,
+    log_internal_error,
+    meter_async_stream,
+    meter_stream,
+    semconv,
+)
+from axonize_ollama._scope import SCOPE
 
 _OPERATIONS = {
     "/api/chat": semconv.OPERATION_CHAT,
@@ -45,7 +52,7 @@ _NS_PER_MS = 1e6
 def traced_request(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> Any:
     """``Client._request``: one span per model call."""
-    if RECORDING.on and len(args) > 2:
+    if is_tracing() and len(args) > 2:
         op = _OPERATIONS.get(args[2])
         if op is not None:
             call = _start(instance, op, kwargs)
@@ -57,7 +64,7 @@ def traced_request(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, 
 def traced_async_request(wrapped: Callable[..., Awaitable[Any]], instance: Any,
                          args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
     """``AsyncClient._request``: the same, for the coroutine."""
-    if RECORDING.on and len(args) > 2:
+    if is_tracing() and len(args) > 2:
         op = _OPERATIONS.get(args[2])
         if op is not None:
             return _run_async(wrapped, instance, op, args, kwargs)
@@ -115,8 +122,6 @@ def _start(client: Any, op: str, kwargs: dict[str, Any]) -> _Call | None:
     try:
         body = kwargs.get("json") or {}
         model = body.get("model") or None
-        # No name: the exporter thread names it "{operation} {model}".
-        span = LlmSpan(None, model, operation=op, provider=_PROVIDER, kind=_CLIENT)
         attrs = _server_attributes(client)
         options = body.get("options")
         if options:
@@ -137,10 +142,12 @@ def _start(client: Any, op: str, kwargs: dict[str, Any]) -> _Call | None:
             text = capture_content(_text(prompt))
             if text is not None:
                 attrs[semconv.AI_LLM_PROMPT] = text
-        span.attributes = attrs
+        # No name: the exporter thread names it "{operation} {model}".
+        span = SCOPE.LlmSpan(None, model, operation=op, provider=_PROVIDER, attributes=attrs,
+                             kind=_CLIENT)
         return _Call(span, op, capture)
     except Exception:
-        debug_once("ollama-start", "axonize: could not read an ollama call", exc_info=True)
+        log_internal_error("ollama-start", "axonize: could not read an ollama call")
         return None
 
 
@@ -206,7 +213,7 @@ class _Call:
             if self.tools:
                 span.set_attribute(semconv.AI_LLM_TOOL_CALLS, self.tools)
         except Exception:
-            debug_once("ollama-end", "axonize: could not read an ollama stream", exc_info=True)
+            log_internal_error("ollama-end", "axonize: could not read an ollama stream")
 
     # -- a whole response -----------------------------------------------------------------
     def finish(self, response: Any) -> None:
@@ -225,8 +232,7 @@ class _Call:
             elif self.capture:
                 self._completion(response.response)
         except Exception:
-            debug_once("ollama-finish", "axonize: could not read an ollama response",
-                       exc_info=True)
+            log_internal_error("ollama-finish", "axonize: could not read an ollama response")
 
     def failed(self, exc: BaseException) -> None:
         """Add what an error says beyond its class (the HTTP status of a ``ResponseError``)."""
@@ -240,13 +246,11 @@ class _Call:
         f = r.__dict__  # the response's fields (a pydantic model): one lookup each
         tokens_in = f.get("prompt_eval_count")
         if tokens_in is not None:
-            span.tokens_input = tokens_in
+            span.set_tokens_input(tokens_in)
         eval_count = f.get("eval_count")
         if eval_count is not None:
-            span.tokens_output = eval_count
-        a = span.attributes
-        if a is None:
-            a = span.attributes = {}
+            span.set_tokens_output(eval_count)
+        a: dict[str, Any] = {}
         eval_ns = f.get("eval_duration")
         if eval_count and eval_ns:
             a[semconv.AI_SERVER_TOKENS_PER_SECOND] = eval_count / (eval_ns / 1e9)
@@ -260,6 +264,7 @@ class _Call:
         model = f.get("model")
         if model:
             a[semconv.AI_RESPONSE_MODEL] = model
+        span.set_attributes(a)
 
     def _embeddings(self, r: Any) -> None:
         span = self.span
@@ -271,7 +276,7 @@ class _Call:
             span.set_attribute(semconv.AI_EMBEDDING_DIMENSIONS, len(vectors[0]))
         count = getattr(r, "prompt_eval_count", None)
         if count is not None:
-            span.tokens_input = count
+            span.set_tokens_input(count)
         for key, name in (("load_duration", semconv.AI_SERVER_LOAD_MS),
                           ("total_duration", semconv.AI_SERVER_TOTAL_MS)):
             value = getattr(r, key, None)

@@ -13,8 +13,7 @@ from collections.abc import Collection
 from typing import Any
 
 from axonize_core.instrumentation import BaseInstrumentor, unwrap
-
-__version__ = "0.1.0"
+from axonize_transformers._scope import __version__
 
 #: Versions this plugin is tested against (oldest and newest in CI).
 _INSTRUMENTS = ("transformers >= 4.51, < 6",)

@@ -7,9 +7,8 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
-from axonize_core import LlmSpan, semconv
-from axonize_core._log import debug_once
-from axonize_core._span import RECORDING
+from axonize_core.instrumentation import LlmSpan, is_tracing, log_internal_error, semconv
+from axonize_transformers._scope import SCOPE
 
 _IN_GENERATE: ContextVar[bool] = ContextVar("axonize_in_generate", default=False)
 _DECODING = (
@@ -27,12 +26,12 @@ _criteria_class: Any = None
 
 def traced_generate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     # Assisted generation calls generate again from inside: one span for the user's call.
-    if not RECORDING.on or _IN_GENERATE.get():
+    if not is_tracing() or _IN_GENERATE.get():
         return wrapped(*args, **kwargs)
     try:
         call = _GenerateCall(instance, args, kwargs)
     except Exception:
-        debug_once("hf-prepare", "axonize: could not read a generate call", exc_info=True)
+        log_internal_error("hf-prepare", "axonize: could not read a generate call")
         return wrapped(*args, **kwargs)
     token = _IN_GENERATE.set(True)
     try:
@@ -62,8 +61,8 @@ class _GenerateCall:
         self.max_new_tokens = kwargs.get("max_new_tokens",
                                          getattr(gen_config, "max_new_tokens", None))
         name = _model_name(model)
-        span = LlmSpan(f"generate {name}", name, operation=semconv.OPERATION_TEXT_COMPLETION,
-                       provider="transformers")
+        span = SCOPE.LlmSpan(f"generate {name}", name,
+                             operation=semconv.OPERATION_TEXT_COMPLETION, provider="transformers")
         self.span = span
         inputs = args[0] if args else kwargs.get("inputs", kwargs.get("input_ids"))
         attrs: dict[str, Any] = {}
@@ -114,7 +113,7 @@ class _GenerateCall:
         try:
             self._count(output)
         except Exception:
-            debug_once("hf-finish", "axonize: could not read a generate result", exc_info=True)
+            log_internal_error("hf-finish", "axonize: could not read a generate result")
 
     def _count(self, output: Any) -> None:
         import torch

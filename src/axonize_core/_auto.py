@@ -12,8 +12,8 @@ from axonize_core._log import logger
 
 def bootstrap(sitecustomize_file: str) -> None:
     try:
+        from axonize_core._plugins import activate_plugins
         from axonize_core._runtime import init
-        from axonize_core.instrumentation import activate_plugins
 
         cfg = init()
         active = activate_plugins(cfg)

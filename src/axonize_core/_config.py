@@ -107,6 +107,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Extra resource attributes, `k1=v1,k2=v2`."),
     Setting("debug", "AXONIZE_DEBUG", "", "false",
             "Log Axonize's own swallowed errors on stderr at debug level."),
+    Setting("genai_conventions", "AXONIZE_GENAI_CONVENTIONS", "OTEL_SEMCONV_STABILITY_OPT_IN",
+            "default", "`default`, or `latest_experimental` (also set by "
+            "`OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`): adds the names the "
+            "GenAI conventions introduced in v1.41, the client-side streaming metrics "
+            "`gen_ai.client.operation.time_to_first_chunk` / `.time_per_output_chunk` and the "
+            "span attribute `gen_ai.response.time_to_first_chunk` (docs/semconv.md)."),
 )
 
 
@@ -146,6 +152,7 @@ class Config:
     shutdown_timeout_ms: int = 5_000
     resource_attributes: dict[str, str] = field(default_factory=dict)
     debug: bool = False
+    genai_conventions: str = "default"
 
     # ----------------------------------------------------------------- derived
     def resolved_endpoint(self) -> str:
@@ -262,6 +269,13 @@ def _str(v: Any) -> str:
     return str(v)
 
 
+def _genai_conventions(v: Any) -> str:
+    s = str(v).strip().lower()
+    if s not in ("default", "latest_experimental"):
+        raise ValueError("expected 'default' or 'latest_experimental'")
+    return s
+
+
 def _bool_kw(v: Any) -> bool:
     return v if isinstance(v, bool) else _parse_bool(str(v))
 
@@ -307,6 +321,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "shutdown_timeout_ms": _positive_int,
     "resource_attributes": _kv_kw,
     "debug": _bool_kw,
+    "genai_conventions": _genai_conventions,
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Config))
@@ -359,6 +374,9 @@ def _from_env(name: str, source: str, raw: str) -> Any:
         sampler = os.environ.get("OTEL_TRACES_SAMPLER", "")
         if "traceidratio" not in sampler:
             return None
+    if source == "OTEL_SEMCONV_STABILITY_OPT_IN":
+        opted = {v.strip() for v in raw.split(",")}
+        return "latest_experimental" if "gen_ai_latest_experimental" in opted else "default"
     if source in ("OTEL_EXPORTER_OTLP_TIMEOUT",):
         return _positive_int(raw)
     if name in ("headers", "resource_attributes"):

@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def list_plugins() -> int:
-    from axonize_core.instrumentation import discover
+    from axonize_core._plugins import discover
 
     plugins = discover()
     if not plugins:

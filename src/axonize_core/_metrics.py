@@ -1,10 +1,12 @@
 """GenAI histograms aggregated from finished LLM spans, on the exporter thread only.
 
-The standard instruments (``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage``,
-``gen_ai.server.time_to_first_token``, ``gen_ai.server.time_per_output_token``) with their
-recommended bucket boundaries, plus ``ai.llm.tokens_per_second`` and the
-``axonize.spans.dropped`` counter.  Cumulative temporality, keyed by operation, model and
-provider (and ``error.type`` for failed calls).
+The standard instruments (``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage``;
+for spans of code that runs the model, ``gen_ai.server.time_to_first_token`` and
+``gen_ai.server.time_per_output_token``; for streamed calls of a client (span kind CLIENT), with
+the latest experimental conventions opted in, ``gen_ai.client.operation.time_to_first_chunk``
+and ``gen_ai.client.operation.time_per_output_chunk``) with their recommended bucket boundaries,
+plus ``ai.llm.tokens_per_second`` and the ``axonize.spans.dropped`` counter.  Cumulative
+temporality, keyed by operation, model and provider (and ``error.type`` for failed calls).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from axonize_core import _record as R
 from axonize_core import semconv as sc
 from axonize_core._otlp.encode import resource_message
 from axonize_core._record import Record
+from axonize_core._state import ENRICH
 
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
                     40.96, 81.92)
@@ -35,11 +38,17 @@ INSTRUMENTS: dict[str, tuple[str, str, Sequence[float]]] = {
     sc.METRIC_TIME_TO_FIRST_TOKEN: ("s", "Time to generate the first token.", TTFT_BUCKETS),
     sc.METRIC_TIME_PER_OUTPUT_TOKEN: ("s", "Time per output token after the first.",
                                       TPOT_BUCKETS),
+    sc.METRIC_CLIENT_TIME_TO_FIRST_CHUNK: ("s", "Time to receive the first chunk of a streamed "
+                                          "response.", TTFT_BUCKETS),
+    sc.METRIC_CLIENT_TIME_PER_OUTPUT_CHUNK: ("s", "Time per output chunk after the first (each "
+                                             "call's mean gap, weighted by its chunks).",
+                                             TPOT_BUCKETS),
     sc.METRIC_TOKENS_PER_SECOND: ("{token}/s", "Output tokens per second of each call.",
                                   TPS_BUCKETS),
 }
 
 Key = tuple[tuple[str, Any], ...]
+_CLIENT = 3  # SpanKind.CLIENT
 
 
 class Histogram:
@@ -53,10 +62,11 @@ class Histogram:
         self.min = float("inf")
         self.max = float("-inf")
 
-    def record(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.count += 1
-        self.sum += value
+    def record(self, value: float, n: int = 1) -> None:
+        """Count ``n`` observations of ``value``."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += n
+        self.count += n
+        self.sum += value * n
         if value < self.min:
             self.min = value
         if value > self.max:
@@ -100,7 +110,16 @@ class GenAiMetrics:
         out = R.output_tokens(llm)
         if out is not None:
             self._hist(sc.METRIC_TOKEN_USAGE, (*key, (sc.GEN_AI_TOKEN_TYPE, "output"))).record(out)
-        if first:
+        if first and rec[R.KIND] == _CLIENT:
+            # A client measures chunks arriving over the network, not the model's tokens.
+            if ENRICH.genai_latest and llm[R.TOKEN_COUNT]:
+                self._hist(sc.METRIC_CLIENT_TIME_TO_FIRST_CHUNK, key).record(
+                    max(0, first - start) / 1e9)
+                chunks = llm[R.TOKEN_COUNT]
+                if chunks > 1:
+                    self._hist(sc.METRIC_CLIENT_TIME_PER_OUTPUT_CHUNK, key).record(
+                        max(0, end - first) / 1e9 / (chunks - 1), chunks - 1)
+        elif first:
             self._hist(sc.METRIC_TIME_TO_FIRST_TOKEN, key).record(max(0, first - start) / 1e9)
             attrs = rec[R.ATTRIBUTES]
             tpot_ms = attrs.get(sc.AI_LLM_TPOT_MS) if attrs else None  # per step, if batched

@@ -21,6 +21,7 @@ from axonize_core._log import debug_once, logger
 from axonize_core._metrics import GenAiMetrics
 from axonize_core._otlp.exporters import Exporter, make_exporter
 from axonize_core._ring import RingBuffer
+from axonize_core._state import FORK_CALLBACKS
 
 ExportHook = Callable[[Sequence[Any]], None]
 
@@ -215,14 +216,11 @@ def _after_fork_in_child() -> None:
             proc.after_fork_in_child()
         except Exception:
             pass
-    for callback in list(_FORK_CALLBACKS):
+    for callback in list(FORK_CALLBACKS):
         try:
             callback()
         except Exception:
             pass
-
-
-_FORK_CALLBACKS: list[Callable[[], None]] = []
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

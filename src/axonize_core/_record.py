@@ -14,6 +14,7 @@ from typing import Any
 
 from axonize_core import semconv as sc
 from axonize_core._log import debug_once
+from axonize_core._state import ENRICH
 from axonize_core.cost import add_total
 
 # Fields of a record.
@@ -40,21 +41,9 @@ TOKENS_INPUT = 4
 TOKENS_OUTPUT = 5
 TOKEN_COUNT = 6
 FIRST_TOKEN_NS = 7
+SCOPE = 8  # (name, version) of the instrumentation scope, None: Axonize's
 
 Record = tuple[Any, ...]
-
-
-class _Enrichment:
-    """What the exporter thread adds to spans: GPU figures and costs (set by ``init``)."""
-
-    __slots__ = ("gpu", "prices")
-
-    def __init__(self) -> None:
-        self.gpu: Any = None  # a GpuProfiler, when one runs
-        self.prices: Any = None  # a PriceTable
-
-
-ENRICH = _Enrichment()
 
 
 def export_name(rec: Record) -> str:
@@ -106,6 +95,8 @@ def export_attributes(rec: Record) -> dict[str, Any] | None:
     start, end, first = rec[START_NS], rec[END_NS], llm[FIRST_TOKEN_NS]
     if first:
         a[sc.AI_LLM_TTFT_MS] = max(0, first - start) / 1e6
+        if rec[KIND] == 3 and ENRICH.genai_latest and llm[TOKEN_COUNT]:  # a streamed client call
+            a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = max(0, first - start) / 1e9
         if out_tokens is not None and out_tokens > 1:
             a[sc.AI_LLM_TPOT_MS] = max(0, end - first) / 1e6 / (out_tokens - 1)
     if out_tokens and end > start:

@@ -13,23 +13,12 @@ from axonize_core._log import debug_once, enable_debug, logger
 from axonize_core._metrics import GenAiMetrics
 from axonize_core._otlp.encode import TraceEncoder
 from axonize_core._otlp.exporters import Exporter
-from axonize_core._processor import _FORK_CALLBACKS, BatchProcessor, ExportHook
-from axonize_core._record import ENRICH, is_llm
-from axonize_core._span import PIPELINE, RECORDING, _NullSink
+from axonize_core._processor import BatchProcessor, ExportHook
+from axonize_core._record import is_llm
+from axonize_core._state import ENRICH, FORK_CALLBACKS, PIPELINE, RECORDING, RUNTIME
+from axonize_core._state import NullSink as _NullSink
 
 _lock = threading.RLock()
-
-
-class _State:
-    def __init__(self) -> None:
-        self.config: Config | None = None
-        self.processor: BatchProcessor | None = None
-        self.atexit_registered = False
-        self.init_hooks: list[Any] = []  # hook(config, processor) after each init
-        self.export_hooks: list[ExportHook] = []
-
-
-STATE = _State()
 
 
 def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
@@ -44,11 +33,11 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
         exporter = None
     with _lock:
         cfg = load_config(**settings)
-        if STATE.processor is not None:
+        if RUNTIME.processor is not None:
             _shutdown_locked(timeout=cfg.shutdown_timeout_ms / 1000)
         if cfg.debug:
             enable_debug()
-        STATE.config = cfg
+        RUNTIME.config = cfg
         if cfg.disabled:
             RECORDING.on = PIPELINE.fast = False
             PIPELINE.set_sink(_NullSink())
@@ -66,17 +55,18 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             RECORDING.on = PIPELINE.fast = False
             PIPELINE.set_sink(_NullSink())
             return cfg
-        proc.hooks.extend(STATE.export_hooks)
+        ENRICH.genai_latest = cfg.genai_conventions == "latest_experimental"
+        proc.hooks.extend(RUNTIME.export_hooks)
         _start_gpu(cfg, metrics)
-        STATE.processor = proc
+        RUNTIME.processor = proc
         PIPELINE.set_sink(proc.buffer)
         PIPELINE.sample_bound = int(cfg.sample_rate * (1 << 64))
         RECORDING.on = True
         PIPELINE.fast = cfg.sample_rate >= 1.0
-        if not STATE.atexit_registered:
+        if not RUNTIME.atexit_registered:
             atexit.register(_at_exit)
-            STATE.atexit_registered = True
-        for hook in list(STATE.init_hooks):
+            RUNTIME.atexit_registered = True
+        for hook in list(RUNTIME.init_hooks):
             try:
                 hook(cfg, proc)
             except Exception:
@@ -86,7 +76,7 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
 
 def flush(timeout: float = 5.0) -> bool:
     """Export every finished span now; True if all of it was accepted within ``timeout`` s."""
-    proc = STATE.processor
+    proc = RUNTIME.processor
     if proc is None:
         return True
     try:
@@ -147,7 +137,7 @@ def _gpu_after_fork() -> None:
         ENRICH.gpu.after_fork()
 
 
-_FORK_CALLBACKS.append(_gpu_after_fork)
+FORK_CALLBACKS.append(_gpu_after_fork)
 
 
 def gpu_profiler() -> Any:
@@ -157,7 +147,7 @@ def gpu_profiler() -> Any:
 
 def _shutdown_locked(timeout: float) -> bool:
     RECORDING.on = PIPELINE.fast = False
-    proc, STATE.processor = STATE.processor, None
+    proc, RUNTIME.processor = RUNTIME.processor, None
     if proc is None:
         _stop_gpu()
         return True
@@ -173,7 +163,7 @@ def _shutdown_locked(timeout: float) -> bool:
 
 
 def _at_exit() -> None:
-    cfg = STATE.config
+    cfg = RUNTIME.config
     timeout = cfg.shutdown_timeout_ms / 1000 if cfg is not None else 5.0
     shutdown(timeout)
 
@@ -183,24 +173,24 @@ def add_export_hook(hook: ExportHook) -> None:
 
     Hooks stay registered across ``init`` calls until ``remove_export_hook``.
     """
-    if hook not in STATE.export_hooks:
-        STATE.export_hooks.append(hook)
-    proc = STATE.processor
+    if hook not in RUNTIME.export_hooks:
+        RUNTIME.export_hooks.append(hook)
+    proc = RUNTIME.processor
     if proc is not None and hook not in proc.hooks:
         proc.hooks.append(hook)
 
 
 def remove_export_hook(hook: ExportHook) -> None:
-    if hook in STATE.export_hooks:
-        STATE.export_hooks.remove(hook)
-    proc = STATE.processor
+    if hook in RUNTIME.export_hooks:
+        RUNTIME.export_hooks.remove(hook)
+    proc = RUNTIME.processor
     if proc is not None and hook in proc.hooks:
         proc.hooks.remove(hook)
 
 
 def stats() -> dict[str, int]:
     """Counters of the running pipeline: exported, dropped and buffered spans."""
-    proc = STATE.processor
+    proc = RUNTIME.processor
     if proc is None:
         return {"exported_spans": 0, "dropped_spans": 0, "buffered_spans": 0}
     return {
@@ -211,16 +201,16 @@ def stats() -> dict[str, int]:
 
 
 def _refresh_sink_after_fork() -> None:
-    proc = STATE.processor
+    proc = RUNTIME.processor
     if proc is not None:
         PIPELINE.set_sink(proc.buffer)
 
 
-_FORK_CALLBACKS.append(_refresh_sink_after_fork)
+FORK_CALLBACKS.append(_refresh_sink_after_fork)
 
 
 def configured() -> Config | None:
-    return STATE.config
+    return RUNTIME.config
 
 
 __all__: Sequence[str] = (

@@ -13,7 +13,7 @@ import random
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
-from contextvars import ContextVar, Token
+from contextvars import Token
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +21,8 @@ from opentelemetry import context as _otel_context
 from opentelemetry import trace as _otel_trace
 
 from axonize_core import semconv as sc
+from axonize_core._state import CURRENT, PIPELINE, RECORDING
+from axonize_core._state import NullSink as _NullSink  # noqa: F401  (older import path)
 
 _time_ns = time.time_ns
 _getrandbits = random.getrandbits
@@ -46,70 +48,6 @@ class SpanKind(enum.IntEnum):
     CLIENT = 3
     PRODUCER = 4
     CONSUMER = 5
-
-
-class _NullSink:
-    """Where spans go before ``init``: a buffer that never fills because nothing lands."""
-
-    __slots__ = ("items", "wake_at")
-
-    def __init__(self) -> None:
-        self.items = _Discard()
-        self.wake_at = 1
-
-    def push(self, item: Any) -> None:
-        pass
-
-    def crowded(self) -> None:
-        pass
-
-
-class _Discard:
-    __slots__ = ()
-
-    def __len__(self) -> int:
-        return 0
-
-    def append(self, item: Any) -> None:
-        pass
-
-
-class _Pipeline:
-    """What the hot path reads: where finished spans go and how roots are sampled.
-
-    ``items`` and ``wake_at`` mirror the sink's, so that a span's exit reads them directly;
-    ``fast`` is "recording, and every root is sampled".
-    """
-
-    __slots__ = ("fast", "items", "sample_bound", "sink", "wake_at")
-
-    def __init__(self) -> None:
-        self.sample_bound = 1 << 64
-        self.fast = False
-        self.set_sink(_NullSink())
-
-    def set_sink(self, sink: Any) -> None:
-        self.sink = sink
-        self.items = sink.items
-        self.wake_at = sink.wake_at
-
-
-PIPELINE = _Pipeline()
-
-
-class _Switch:
-    """Whether ``span()`` records (False before ``init`` and after ``shutdown``)."""
-
-    __slots__ = ("on",)
-
-    def __init__(self) -> None:
-        self.on = False
-
-
-RECORDING = _Switch()
-
-CURRENT: ContextVar[Span | None] = ContextVar("axonize_current_span", default=None)
-
 
 
 class _AlwaysInstalled:
@@ -222,13 +160,15 @@ class Span:
             end = self.end_ns = _time_ns()
             if exc is not None:
                 self._fail(exc)
-            p = PIPELINE  # RingBuffer.push, inlined; the record layout is _record's
+            llm = self._llm_fields  # None on plain spans (a class attribute): no call
+            p = PIPELINE  # RingBuffer.push, inlined; the layout is record()'s and _record's
             items = p.items
             if len(items) >= p.wake_at:
                 p.sink.crowded()
             items.append((self.name, self.trace_id, self.span_id, self.parent_span_id,
                           self.start_ns, end, self.kind, self.attributes, self.events,
-                          self.status_code, self.status_message, self.gpus, None))
+                          self.status_code, self.status_message, self.gpus,
+                          None if llm is None else llm()))
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -265,11 +205,17 @@ class Span:
             self._fail(exc)
         PIPELINE.sink.push(self.record())
 
+    #: Set on span classes that carry LLM fields: a method returning them as a tuple.
+    _llm_fields: Any = None
+    #: Instrumentation scope ``(name, version)`` of the spans of this class; None: Axonize's.
+    scope: tuple[str, str] | None = None
+
     def record(self) -> tuple[Any, ...]:
         """The finished span as the exporter thread takes it (layout: ``_record``)."""
+        llm = self._llm_fields
         return (self.name, self.trace_id, self.span_id, self.parent_span_id, self.start_ns,
                 self.end_ns, self.kind, self.attributes, self.events, self.status_code,
-                self.status_message, self.gpus, None)
+                self.status_message, self.gpus, None if llm is None else llm())
 
     def activate(self) -> Token[Span | None]:
         """Make this span current (for code that runs on its behalf); undo with ``deactivate``."""
@@ -454,33 +400,11 @@ class LlmSpan(Span):
         """Mark the first token explicitly (when tokens are not counted one by one)."""
         self.first_token_ns = time_ns or _time_ns()
 
-    def record(self) -> tuple[Any, ...]:
-        return (self.name, self.trace_id, self.span_id, self.parent_span_id, self.start_ns,
-                self.end_ns, self.kind, self.attributes, self.events, self.status_code,
-                self.status_message, self.gpus,
-                (self.operation, self.model, self.model_version, self.provider,
-                 self.tokens_input, self.tokens_output, self.token_count, self.first_token_ns))
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # Span.__exit__ pushes a plain record; an LLM span's record carries its LLM fields.
-        token = self._token
-        if token is not None:
-            try:
-                CURRENT.reset(token)
-            except (ValueError, RuntimeError):
-                pass
-        if self._otel_token is not None:
-            self._detach_otel()
-        if self.sampled:
-            self.end_ns = _time_ns()
-            if exc is not None:
-                self._fail(exc)
-            PIPELINE.sink.push(self.record())
+    def _llm_fields(self) -> tuple[Any, ...]:
+        """The LLM part of the record (layout: ``_record``'s LLM fields)."""
+        return (self.operation, self.model, self.model_version, self.provider,
+                self.tokens_input, self.tokens_output, self.token_count, self.first_token_ns,
+                self.scope)
 
 
 class NoopSpan:

@@ -1,14 +1,32 @@
-"""The plugin API: what a framework plugin builds on.
+"""The plugin API: everything a framework plugin needs, and nothing a plugin may not use.
 
-A plugin is one small package with an instrumentor in the style of opentelemetry-python-contrib:
-``instrumentation_dependencies()`` names the supported framework versions, ``_instrument()``
-patches (with ``wrapt``) and ``_uninstrument()`` reverses every patch.  It is registered under the
-entry-point group ``axonize.plugins`` (and ``opentelemetry_instrumentor``, so that
-``opentelemetry-instrument`` loads it too).
+A plugin is one small package in the style of opentelemetry-python-contrib's instrumentations:
+an instrumentor (:class:`BaseInstrumentor`) whose ``instrumentation_dependencies()`` names the
+supported framework versions, whose ``_instrument()`` wraps the framework's functions (with
+``wrapt``) and whose ``_uninstrument()`` undoes each wrap with :func:`unwrap`.  It registers under
+the entry-point group ``axonize.plugins`` (:data:`ENTRY_POINT_GROUP`; and
+``opentelemetry_instrumentor``, so that ``opentelemetry-instrument`` loads it too).
+
+What a wrapper uses, all from this module:
+
+- :func:`is_tracing`: whether to make a span at all (False before ``init``, after ``shutdown``);
+- :class:`InstrumentationScope`: the plugin's own scope (name, version) and its span class,
+  ``scope.LlmSpan(...)``, with setters for every figure (``record_token``,
+  ``set_tokens_input``/``_output``, ``set_first_token_time``, ``set_attribute(s)``,
+  ``set_status``, ``set_gpus``, ``set_model``);
+- :func:`meter_stream` / :func:`meter_async_stream`: time and count a streamed response
+  without changing what the caller receives;
+- :func:`capture_content` / :func:`content_capture_enabled`: prompts and completions, only when
+  the user asked for them;
+- :func:`log_internal_error`: report a failure of the plugin's own code once, at debug level
+  (re-raised under ``AXONIZE_STRICT=1``), never into the user's code;
+- :mod:`semconv` for attribute names, :class:`SpanKind`, :class:`SpanStatus`, and
+  :func:`add_export_hook` for work on the exporter thread.
 
 Activation is lazy: :meth:`BaseInstrumentor.instrument` checks the installed framework version
 and then patches when the framework's module is imported (right away if it already is).  A
 plugin that fails to patch logs once, reverses what it did, and leaves the framework untouched.
+Discovery and activation of installed plugins belong to the launcher (``axonize_core._plugins``).
 """
 
 from __future__ import annotations
@@ -18,12 +36,16 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import wrapt
 
+from axonize_core import semconv
 from axonize_core._log import debug_once, logger
-from axonize_core._runtime import configured
+from axonize_core._runtime import add_export_hook, configured, remove_export_hook
+from axonize_core._span import LlmSpan, Span, SpanKind, SpanStatus
+from axonize_core._state import RECORDING
+from axonize_core.streams import meter_async_stream, meter_stream
 
 ENTRY_POINT_GROUP = "axonize.plugins"
 
@@ -196,62 +218,60 @@ def content_capture_enabled() -> bool:
     return bool(cfg is not None and cfg.capture_content)
 
 
-@dataclass
-class PluginInfo:
-    """One discovered plugin and whether it will activate."""
-
-    name: str
-    entry_point: str
-    requirement: str
-    installed: str | None
-    selected: bool
-    will_activate: bool
-    reason: str
-    instrumentor: type[BaseInstrumentor] | None = None
+def is_tracing() -> bool:
+    """Whether spans record now: check it first, and call the framework untouched if not."""
+    return RECORDING.on
 
 
-def _selected(name: str, cfg: Any) -> tuple[bool, str]:
-    only = [p.strip() for p in (cfg.plugins or "").split(",") if p.strip()]
-    disabled = [p.strip() for p in (cfg.disabled_plugins or "").split(",") if p.strip()]
-    if name in disabled or "*" in disabled:
-        return False, "disabled by AXONIZE_DISABLED_PLUGINS"
-    if only and name not in only:
-        return False, "not listed in AXONIZE_PLUGINS"
-    return True, ""
+def log_internal_error(key: str, message: str, *args: object) -> None:
+    """Report a failure of the plugin's own code: once per ``key``, at debug level, with the
+    exception being handled.  Call it from an ``except`` block, then carry on as if the plugin
+    were not there.  ``AXONIZE_DEBUG=1`` shows it; ``AXONIZE_STRICT=1`` (tests) re-raises it."""
+    debug_once(key, message, *args, exc_info=True)
 
 
-def discover(cfg: Any = None) -> list[PluginInfo]:
-    """Every plugin registered under ``axonize.plugins``, with whether it will activate."""
-    from importlib.metadata import entry_points
+class InstrumentationScope:
+    """A plugin's instrumentation scope: the OTLP ``InstrumentationScope`` its spans carry.
 
-    from axonize_core._config import load_config
+    ``SCOPE = InstrumentationScope("axonize_transformers", __version__)`` once per plugin; then
+    ``SCOPE.LlmSpan(...)`` is :class:`~axonize_core.LlmSpan` exported under that scope (a
+    subclass fixed at import: creating one costs nothing more than a plain ``LlmSpan``).
+    """
 
-    cfg = cfg or configured() or load_config()
-    out = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        selected, why = _selected(ep.name, cfg)
-        try:
-            cls = ep.load()
-            status = cls().dependency_status()
-        except Exception as exc:
-            out.append(PluginInfo(ep.name, ep.value, "?", None, selected, False,
-                                  f"cannot load the plugin: {type(exc).__name__}: {exc}"))
-            continue
-        will = selected and status.ok
-        out.append(PluginInfo(ep.name, ep.value, status.requirement, status.installed, selected,
-                              will, why or status.reason, cls))
-    return out
+    __slots__ = ("LlmSpan", "name", "version")
+
+    def __init__(self, name: str, version: str) -> None:
+        if not name:
+            raise ValueError("an instrumentation scope needs a name")
+        self.name = name
+        self.version = version
+        scope = (name, version)
+        self.LlmSpan = cast("type[LlmSpan]", type(
+            f"LlmSpan[{name}]", (LlmSpan,), {"__slots__": (), "scope": scope,
+                                            "__module__": LlmSpan.__module__}))
+
+    def __repr__(self) -> str:
+        return f"InstrumentationScope({self.name!r}, {self.version!r})"
 
 
-def activate_plugins(cfg: Any = None) -> list[str]:
-    """Instrument every selected plugin whose framework is installed; returns their names."""
-    active = []
-    for info in discover(cfg):
-        if info.will_activate and info.instrumentor is not None:
-            try:
-                if info.instrumentor().instrument():
-                    active.append(info.name)
-            except Exception:
-                debug_once(f"activate-{info.name}", "axonize: plugin %s failed", info.name,
-                           exc_info=True)
-    return active
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BaseInstrumentor",
+    "DependencyStatus",
+    "InstrumentationScope",
+    "LlmSpan",
+    "Span",
+    "SpanKind",
+    "SpanStatus",
+    "add_export_hook",
+    "capture_content",
+    "check_requirements",
+    "content_capture_enabled",
+    "is_tracing",
+    "log_internal_error",
+    "meter_async_stream",
+    "meter_stream",
+    "remove_export_hook",
+    "semconv",
+    "unwrap",
+]

@@ -138,8 +138,14 @@ GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
 # Metric instrument names (OTLP metrics exported by the background thread).
 METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+# Server side (code that runs the model in-process: transformers, vLLM's engine, Diffusers).
 METRIC_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
 METRIC_TIME_PER_OUTPUT_TOKEN = "gen_ai.server.time_per_output_token"
+# Client side (code that calls a model over the network: Ollama's client), streamed calls only,
+# with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (conventions v1.41).
+METRIC_CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_CLIENT_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 METRIC_TOKENS_PER_SECOND = AI_LLM_TOKENS_PER_SECOND
 METRIC_DROPPED_SPANS = "axonize.spans.dropped"
 # GPU gauges (the latest sample of each device), with the device identity as attributes.

@@ -15,11 +15,11 @@ import wrapt
 
 import axonize
 from axonize_core._config import load_config
+from axonize_core._plugins import discover
 from axonize_core.instrumentation import (
     BaseInstrumentor,
     capture_content,
     check_requirements,
-    discover,
     unwrap,
 )
 

@@ -188,6 +188,7 @@ class TraceEncoder:
     ) -> None:
         self._resource_field = field(b"\x0a", resource_message(resource))
         self._scope_field = field(b"\x0a", scope_message(scope_name, scope_version))
+        self._scope_fields: dict[tuple[str, str], bytes] = {}
         self._semconv = semconv
         self._keys: dict[str, _KeyEncoding] = {}
         self._name_cache: dict[str, bytes] = {}
@@ -281,12 +282,23 @@ class TraceEncoder:
 
     # ------------------------------------------------------------------ axonize spans
     def encode(self, records: Sequence[Any]) -> bytes:
-        """``ExportTraceServiceRequest`` bytes for Axonize span records (``_record``)."""
-        parts = []
+        """``ExportTraceServiceRequest`` bytes for Axonize span records (``_record``).
+
+        One ``ScopeSpans`` per instrumentation scope: Axonize's own, and each plugin's (the
+        last field of an LLM record).
+        """
+        parts: list[bytes] = []
+        scoped: dict[tuple[str, str], list[bytes]] | None = None
         name_of = self._name
         encode_attributes = self._attributes
         for rec in records:
             try:
+                llm = rec[12]
+                out = parts
+                if llm is not None and llm[8] is not None:
+                    if scoped is None:
+                        scoped = {}
+                    out = scoped.setdefault(llm[8], [])
                 tid = rec[1]
                 chunks = [_pack_ids(0x0A, 0x10, tid >> 64, tid & _MASK64, 0x12, 0x08, rec[2])]
                 pid = rec[3]
@@ -295,7 +307,7 @@ class TraceEncoder:
                 chunks.append(name_of(rec[0] or export_name(rec)))
                 chunks.append(_KINDS[rec[6]])
                 chunks.append(_pack_times(0x39, rec[4], 0x41, rec[5]))
-                attrs = (rec[7] if rec[12] is None and rec[11] is None and rec[9] != 2
+                attrs = (rec[7] if llm is None and rec[11] is None and rec[9] != 2
                          else export_attributes(rec))
                 if attrs:
                     encode_attributes(attrs, chunks)
@@ -306,12 +318,21 @@ class TraceEncoder:
                 chunks.append(_FLAGS_LOCAL)
                 body = b"".join(chunks)
                 n = len(body)
-                parts.append(b"\x12" + (_LEN[n] if n < 0x80 else varint(n)) + body)
+                out.append(b"\x12" + (_LEN[n] if n < 0x80 else varint(n)) + body)
             except Exception:
                 from axonize_core._log import debug_once
 
                 debug_once("encode-span", "axonize: could not encode a span", exc_info=True)
-        return self._wrap(b"".join(parts), self._resource_field, self._scope_field)
+        if scoped is None:
+            return self._wrap(b"".join(parts), self._resource_field, self._scope_field)
+        groups = [field(b"\x12", self._scope_field + b"".join(parts))] if parts else []
+        for (name, version), spans in scoped.items():
+            scope_field = self._scope_fields.get((name, version))
+            if scope_field is None:
+                scope_field = field(b"\x0a", scope_message(name, version))
+                self._scope_fields[(name, version)] = scope_field
+            groups.append(field(b"\x12", scope_field + b"".join(spans)))
+        return field(b"\x0a", self._resource_field + b"".join(groups))
 
     # ------------------------------------------------------------------ OTel SDK spans
     def encode_readable(self, spans: Sequence[Any]) -> bytes:

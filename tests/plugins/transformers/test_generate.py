@@ -213,7 +213,6 @@ def test_uninstrument_restores_the_original_function(traced: GrpcSink,
 
 SCRIPT = """
 import sys
-sys.path.insert(0, {tests!r})
 from axonize_testsupport import tiny_models
 model, tok = tiny_models.load({model!r})
 out = model.generate(**tok("hello world", return_tensors="pt"), max_new_tokens=3,
