@@ -6,8 +6,6 @@ Plugin authors may use: :mod:`axonize_core.semconv`, :class:`axonize_core.LlmSpa
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from axonize_core._decorators import trace
 from axonize_core._runtime import (
     add_export_hook,
@@ -28,6 +26,7 @@ from axonize_core._span import (
     llm_span,
     span,
 )
+from axonize_core._version import __version__
 
 __all__ = [
     "LlmSpan",

@@ -173,7 +173,7 @@ class Config:
         return out
 
     def resource(self) -> dict[str, Any]:
-        from axonize_core import __version__
+        from axonize_core._version import __version__
 
         attrs: dict[str, Any] = {
             "service.name": self.service_name,

@@ -11,7 +11,8 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any, TypeVar, overload
 
-from axonize_core._span import CURRENT, RECORDING, NoopSpan, Span
+from axonize_core._span import NoopSpan, Span
+from axonize_core._state import CURRENT, RECORDING
 
 F = TypeVar("F", bound=Callable[..., Any])
 

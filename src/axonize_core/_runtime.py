@@ -7,7 +7,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from axonize_core import __version__
 from axonize_core._config import Config, load_config
 from axonize_core._log import debug_once, enable_debug, logger
 from axonize_core._metrics import GenAiMetrics
@@ -17,6 +16,7 @@ from axonize_core._processor import BatchProcessor, ExportHook
 from axonize_core._record import is_llm
 from axonize_core._state import ENRICH, FORK_CALLBACKS, PIPELINE, RECORDING, RUNTIME
 from axonize_core._state import NullSink as _NullSink
+from axonize_core._version import __version__
 
 _lock = threading.RLock()
 

@@ -13,11 +13,11 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace import Span as SdkSpan
 
-from axonize_core import __version__
 from axonize_core._config import load_config
 from axonize_core._otlp.encode import TraceEncoder
 from axonize_core._otlp.exporters import Exporter
 from axonize_core._processor import BatchProcessor
+from axonize_core._version import __version__
 
 
 class AxonizeSpanProcessor(SpanProcessor):
