@@ -11,11 +11,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from axonize_testsupport import tiny_models  # noqa: E402
-from axonize_testsupport.otlp_sink import GrpcSink  # noqa: E402
-from axonize_transformers import TransformersInstrumentor, __version__  # noqa: E402
+from axonize_testsupport import tiny_models
+from axonize_testsupport.otlp_sink import GrpcSink
+from axonize_transformers import TransformersInstrumentor, __version__
 
-import axonize  # noqa: E402
+import axonize
 
 
 @pytest.fixture
