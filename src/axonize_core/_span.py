@@ -160,15 +160,16 @@ class Span:
             end = self.end_ns = _time_ns()
             if exc is not None:
                 self._fail(exc)
-            llm = self._llm_fields  # None on plain spans (a class attribute): no call
+            # A plain span skips the call (type() of one argument is specialized to a pointer
+            # read; an attribute the instance does not hold is a full lookup on Python 3.11).
+            llm = None if type(self) is Span else self._llm_fields()
             p = PIPELINE  # RingBuffer.push, inlined; the layout is record()'s and _record's
             items = p.items
             if len(items) >= p.wake_at:
                 p.sink.crowded()
             items.append((self.name, self.trace_id, self.span_id, self.parent_span_id,
                           self.start_ns, end, self.kind, self.attributes, self.events,
-                          self.status_code, self.status_message, self.gpus,
-                          None if llm is None else llm()))
+                          self.status_code, self.status_message, self.gpus, llm))
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -205,17 +206,18 @@ class Span:
             self._fail(exc)
         PIPELINE.sink.push(self.record())
 
-    #: Set on span classes that carry LLM fields: a method returning them as a tuple.
-    _llm_fields: Any = None
     #: Instrumentation scope ``(name, version)`` of the spans of this class; None: Axonize's.
     scope: tuple[str, str] | None = None
 
+    def _llm_fields(self) -> tuple[Any, ...] | None:
+        """The LLM part of the record: None for a plain span (``LlmSpan`` returns its fields)."""
+        return None
+
     def record(self) -> tuple[Any, ...]:
         """The finished span as the exporter thread takes it (layout: ``_record``)."""
-        llm = self._llm_fields
         return (self.name, self.trace_id, self.span_id, self.parent_span_id, self.start_ns,
                 self.end_ns, self.kind, self.attributes, self.events, self.status_code,
-                self.status_message, self.gpus, None if llm is None else llm())
+                self.status_message, self.gpus, self._llm_fields())
 
     def activate(self) -> Token[Span | None]:
         """Make this span current (for code that runs on its behalf); undo with ``deactivate``."""

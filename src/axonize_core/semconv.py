@@ -23,6 +23,7 @@ class AttributeSpec(NamedTuple):
     unit: str
     meaning: str
     gen_ai: str = ""  # the standard OTel name it is exported as, "" if none exists
+    planned: bool = False  # named for a plugin still to come: nothing sets it yet
 
 
 # --- operation and model ---------------------------------------------------------------------
@@ -180,11 +181,15 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(AI_LLM_TOKENS_OUTPUT, "int", "{token}", "Generated tokens (summed over a "
                   "batch, padding excluded).", GEN_AI_USAGE_OUTPUT_TOKENS),
     AttributeSpec(AI_LLM_TTFT_MS, "double", "ms", "Time to first token: span start to the "
-                  "first generated token. Also the `gen_ai.server.time_to_first_token` metric "
-                  "(in s)."),
+                  "first generated token (a client: to the first streamed chunk). Also a "
+                  "metric in s: `gen_ai.server.time_to_first_token` where the model runs "
+                  "in-process; for a streamed client call, with the opt-in, "
+                  "`gen_ai.client.operation.time_to_first_chunk` and the span attribute "
+                  "`gen_ai.response.time_to_first_chunk`."),
     AttributeSpec(AI_LLM_TPOT_MS, "double", "ms", "Time per output token after the first: "
                   "(end - first token) / (output tokens - 1); for a batch, per decode step. "
-                  "Also the `gen_ai.server.time_per_output_token` metric (in s)."),
+                  "Also the `gen_ai.server.time_per_output_token` metric (in s) where the "
+                  "model runs in-process."),
     AttributeSpec(AI_LLM_TOKENS_PER_SECOND, "double", "{token}/s", "Output tokens / span "
                   "duration. No standard name exists; also exported as a histogram."),
     AttributeSpec(AI_LLM_FINISH_REASONS, "string[]", "", "Why generation stopped, per "
@@ -231,25 +236,32 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(AI_SERVER_LOAD_MS, "double", "ms", "Model load time the server reports."),
     AttributeSpec(AI_SERVER_TOTAL_MS, "double", "ms", "Total time the server reports."),
     AttributeSpec(AI_SERVER_QUEUE_MS, "double", "ms", "Time the request waited in the "
-                  "server's queue."),
+                  "server's queue.",
+                  planned=True),
     AttributeSpec(AI_EMBEDDING_DIMENSIONS, "int", "", "Dimensions of each embedding.",
                   GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     AttributeSpec(AI_EMBEDDING_INPUTS, "int", "{input}", "Inputs embedded in the call."),
-    AttributeSpec(AI_DIFFUSION_STEPS, "int", "{step}", "Denoising steps run."),
-    AttributeSpec(AI_DIFFUSION_STEP_MS_AVG, "double", "ms", "Mean time per denoising step."),
-    AttributeSpec(AI_DIFFUSION_STEP_MS_MAX, "double", "ms", "Slowest denoising step."),
-    AttributeSpec(AI_DIFFUSION_GUIDANCE_SCALE, "double", "", "Classifier-free guidance scale."),
-    AttributeSpec(AI_DIFFUSION_IMAGES, "int", "{image}", "Images produced."),
-    AttributeSpec(AI_DIFFUSION_WIDTH, "int", "px", "Output width."),
-    AttributeSpec(AI_DIFFUSION_HEIGHT, "int", "px", "Output height."),
+    AttributeSpec(AI_DIFFUSION_STEPS, "int", "{step}", "Denoising steps run.",
+                  planned=True),
+    AttributeSpec(AI_DIFFUSION_STEP_MS_AVG, "double", "ms", "Mean time per denoising step.",
+                  planned=True),
+    AttributeSpec(AI_DIFFUSION_STEP_MS_MAX, "double", "ms", "Slowest denoising step.",
+                  planned=True),
+    AttributeSpec(AI_DIFFUSION_GUIDANCE_SCALE, "double", "", "Classifier-free guidance scale.",
+                  planned=True),
+    AttributeSpec(AI_DIFFUSION_IMAGES, "int", "{image}", "Images produced.",
+                  planned=True),
+    AttributeSpec(AI_DIFFUSION_WIDTH, "int", "px", "Output width.",
+                  planned=True),
+    AttributeSpec(AI_DIFFUSION_HEIGHT, "int", "px", "Output height.",
+                  planned=True),
     AttributeSpec(GPU_DEVICES, "string[]", "", "Devices the span ran on, as the process names "
                   "them (`cuda:0`, `mps`)."),
     AttributeSpec(GPU_COUNT, "int", "{gpu}", "GPUs attributed to the span."),
     AttributeSpec("gpu.{i}." + GPU_UUID, "string", "", "Physical GPU UUID, or the MIG "
                   "instance UUID."),
-    AttributeSpec("gpu.{i}." + GPU_NAME, "string", "", "Product name (`NVIDIA H100 80GB HBM3`).",
-                  "hw.model"),
-    AttributeSpec("gpu.{i}." + GPU_VENDOR, "string", "", "`nvidia`, `apple`, ...", "hw.vendor"),
+    AttributeSpec("gpu.{i}." + GPU_NAME, "string", "", "Product name (`NVIDIA H100 80GB HBM3`)."),
+    AttributeSpec("gpu.{i}." + GPU_VENDOR, "string", "", "`nvidia`, `apple`, ..."),
     AttributeSpec("gpu.{i}." + GPU_MIG_PROFILE, "string", "", "MIG profile (`1g.10gb`); absent "
                   "on a whole GPU."),
     AttributeSpec("gpu.{i}." + GPU_COMPUTE_RESOURCE_ID, "string", "", "Compute resource: the GPU "
@@ -257,12 +269,10 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("gpu.{i}." + GPU_RUNTIME_CONTEXT, "string", "", "How the process named the "
                   "device (`cuda:0`)."),
     AttributeSpec("gpu.{i}." + GPU_MEMORY_USED_BYTES, "int", "By", "Device memory in use at span "
-                  "end.", "hw.gpu.memory.usage"),
-    AttributeSpec("gpu.{i}." + GPU_MEMORY_TOTAL_BYTES, "int", "By", "Device memory size.",
-                  "hw.gpu.memory.limit"),
+                  "end."),
+    AttributeSpec("gpu.{i}." + GPU_MEMORY_TOTAL_BYTES, "int", "By", "Device memory size."),
     AttributeSpec("gpu.{i}." + GPU_UTILIZATION_AVG_PCT, "double", "%", "Mean utilization over "
-                  "the span; absent where the device cannot report it (MIG).",
-                  "hw.gpu.utilization"),
+                  "the span; absent where the device cannot report it (MIG)."),
     AttributeSpec("gpu.{i}." + GPU_UTILIZATION_MAX_PCT, "double", "%", "Peak utilization over "
                   "the span."),
     AttributeSpec("gpu.{i}." + GPU_POWER_AVG_W, "double", "W", "Mean board power over the span."),
@@ -299,7 +309,8 @@ def markdown_table() -> str:
     for a in ATTRIBUTES:
         otel = f"`{a.gen_ai}`" if a.gen_ai else ""
         unit = f"`{a.unit}`" if a.unit else ""
-        lines.append(f"| `{a.name}` | {a.type} | {unit} | {a.meaning} | {otel} |")
+        meaning = f"*Planned (nothing sets it yet).* {a.meaning}" if a.planned else a.meaning
+        lines.append(f"| `{a.name}` | {a.type} | {unit} | {meaning} | {otel} |")
     return "\n".join(lines) + "\n"
 
 

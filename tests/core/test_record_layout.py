@@ -42,11 +42,11 @@ def pushed() -> Iterator[list[Any]]:
 
 def test_a_plain_span_record_has_the_fields_where_the_exporter_reads_them(
         pushed: list[Any]) -> None:
-    with axonize.span("work", {"k": "v"}, kind=axonize.SpanKind.SERVER) as parent:
-        with axonize.span("child") as s:
-            s.set_gpus("cuda:0")
-            s.set_status(axonize.SpanStatus.ERROR, "bad")
-            s.add_event("e")
+    parent = axonize.span("work", {"k": "v"}, kind=axonize.SpanKind.SERVER)
+    with parent, axonize.span("child") as s:
+        s.set_gpus("cuda:0")
+        s.set_status(axonize.SpanStatus.ERROR, "bad")
+        s.add_event("e")
     child, rec = pushed
     assert len(rec) == len(child) == 13
     assert rec[R.NAME] == "work" and child[R.NAME] == "child"
