@@ -1,7 +1,7 @@
 """Axonize core SDK.  The public API is the ``axonize`` package; this one holds the code.
 
-Plugin authors may use: :mod:`axonize_core.semconv`, :class:`axonize_core.LlmSpan`,
-:func:`axonize_core.add_export_hook`.
+Plugin authors use one module, :mod:`axonize_core.instrumentation` (docs/plugins.md); modules
+whose names start with ``_`` are private (``nox -s lint`` checks it).
 """
 
 from __future__ import annotations
