@@ -67,6 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_queue_size", "AXONIZE_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE", "131072",
             "Finished spans held while waiting for export; beyond it the oldest are dropped "
             "and counted in `axonize.spans.dropped`."),
+    Setting("max_queue_bytes", "AXONIZE_MAX_QUEUE_BYTES", "", "67108864",
+            "Memory the buffered spans may hold (64 MiB), as estimated from the spans seen; "
+            "beyond it the oldest are dropped and counted, like past `max_queue_size`."),
     Setting("metrics_interval_ms", "AXONIZE_METRICS_INTERVAL_MS", "OTEL_METRIC_EXPORT_INTERVAL",
             "60000", "How often the GenAI histograms are exported (also on flush and shutdown)."),
     Setting("metrics", "AXONIZE_METRICS", "", "true",
@@ -103,6 +106,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Characters of captured content kept per attribute."),
     Setting("shutdown_timeout_ms", "AXONIZE_SHUTDOWN_TIMEOUT_MS", "", "5000",
             "Deadline of the flush at interpreter exit."),
+    Setting("flush_on_sigterm", "AXONIZE_FLUSH_ON_SIGTERM", "", "true",
+            "On SIGTERM with no handler of the program's own, flush (within "
+            "`shutdown_timeout_ms`) before the process ends as it would have."),
     Setting("resource_attributes", "AXONIZE_RESOURCE_ATTRIBUTES", "OTEL_RESOURCE_ATTRIBUTES", "",
             "Extra resource attributes, `k1=v1,k2=v2`."),
     Setting("debug", "AXONIZE_DEBUG", "", "false",
@@ -134,6 +140,7 @@ class Config:
     batch_size: int = 512
     flush_interval_ms: int = 5_000
     max_queue_size: int = 131_072
+    max_queue_bytes: int = 64 * 1024 * 1024
     metrics_interval_ms: int = 60_000
     metrics: bool = True
     sample_rate: float = 1.0
@@ -153,6 +160,7 @@ class Config:
     resource_attributes: dict[str, str] = field(default_factory=dict)
     debug: bool = False
     genai_conventions: str = "default"
+    flush_on_sigterm: bool = True
 
     # ----------------------------------------------------------------- derived
     def resolved_endpoint(self) -> str:
@@ -303,6 +311,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "batch_size": _positive_int,
     "flush_interval_ms": _positive_int,
     "max_queue_size": _positive_int,
+    "max_queue_bytes": _positive_int,
     "metrics_interval_ms": _positive_int,
     "metrics": _bool_kw,
     "sample_rate": _rate,
@@ -322,6 +331,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "resource_attributes": _kv_kw,
     "debug": _bool_kw,
     "genai_conventions": _genai_conventions,
+    "flush_on_sigterm": _bool_kw,
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Config))
@@ -381,7 +391,8 @@ def _from_env(name: str, source: str, raw: str) -> Any:
         return _positive_int(raw)
     if name in ("headers", "resource_attributes"):
         return _parse_kv(raw)
-    if name in ("insecure", "metrics", "disabled", "gpu_profiling", "capture_content", "debug"):
+    if name in ("insecure", "metrics", "disabled", "gpu_profiling", "capture_content", "debug",
+                "flush_on_sigterm"):
         return _parse_bool(raw)
     return _PARSERS[name](raw)
 

@@ -11,8 +11,12 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any, TypeVar, overload
 
+from axonize_core import _state
 from axonize_core._span import NoopSpan, Span
-from axonize_core._state import CURRENT, RECORDING
+
+# Assigned, not imported (see _span.py): keeps ``CURRENT.set()`` a fast method call.
+CURRENT = _state.CURRENT
+RECORDING = _state.RECORDING
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -21,6 +21,7 @@ from axonize_core._log import debug_once, logger
 from axonize_core._metrics import GenAiMetrics
 from axonize_core._otlp.exporters import Exporter, make_exporter
 from axonize_core._ring import RingBuffer
+from axonize_core._sizing import BufferSizer
 from axonize_core._state import FORK_CALLBACKS
 
 ExportHook = Callable[[Sequence[Any]], None]
@@ -61,6 +62,7 @@ class BatchProcessor:
     def _setup(self) -> None:
         self._wake = threading.Event()
         self.buffer = RingBuffer(self._cfg.max_queue_size, self._cfg.batch_size, self._wake.set)
+        self._sizer = BufferSizer(self._cfg.max_queue_bytes)
         self._flushes: deque[tuple[threading.Event, float]] = deque()
         self._stopping = False
         self._stopped = False
@@ -162,11 +164,22 @@ class BatchProcessor:
                 break
             if budget is not None:
                 budget -= len(batch)
+            self._bound_bytes(batch)
             batch_deadline = (deadline if drain_all
                               else time.monotonic() + self._cfg.max_retry_ms / 1000)
             self._export_batch(batch, batch_deadline)
             if drain_all and time.monotonic() >= deadline:
                 break
+
+    def _bound_bytes(self, batch: list[Any]) -> None:
+        """Keep the buffer within ``max_queue_bytes`` for spans like these (never raises)."""
+        try:
+            self._sizer.observe(batch)
+            limit = self._sizer.span_limit()
+            if limit is not None:
+                self.buffer.set_limit(limit)
+        except Exception:
+            debug_once("sizing", "axonize: could not size buffered spans", exc_info=True)
 
     def _export_batch(self, batch: list[Any], deadline: float) -> None:
         for hook in self.hooks:

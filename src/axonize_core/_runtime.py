@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from axonize_core import _signals
 from axonize_core._config import Config, load_config
 from axonize_core._log import debug_once, enable_debug, logger
 from axonize_core._metrics import GenAiMetrics
@@ -66,6 +67,10 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
         if not RUNTIME.atexit_registered:
             atexit.register(_at_exit)
             RUNTIME.atexit_registered = True
+        if cfg.flush_on_sigterm:
+            _signals.install(shutdown, cfg.shutdown_timeout_ms / 1000)
+        else:
+            _signals.uninstall()
         for hook in list(RUNTIME.init_hooks):
             try:
                 hook(cfg, proc)
@@ -89,6 +94,7 @@ def flush(timeout: float = 5.0) -> bool:
 def shutdown(timeout: float = 5.0) -> bool:
     """Flush within ``timeout`` s and stop tracing (spans become no-ops until ``init``)."""
     with _lock:
+        _signals.uninstall()
         return _shutdown_locked(timeout)
 
 

@@ -20,9 +20,15 @@ from typing import Any
 from opentelemetry import context as _otel_context
 from opentelemetry import trace as _otel_trace
 
+from axonize_core import _state
 from axonize_core import semconv as sc
-from axonize_core._state import CURRENT, PIPELINE, RECORDING
 from axonize_core._state import NullSink as _NullSink  # noqa: F401  (older import path)
+
+# Assigned, not imported: CPython 3.11 compiles ``NAME.method()`` without its method-call fast
+# path when NAME came from an import, which would cost a bound method per call on the hot path.
+CURRENT = _state.CURRENT
+PIPELINE = _state.PIPELINE
+RECORDING = _state.RECORDING
 
 _time_ns = time.time_ns
 _getrandbits = random.getrandbits

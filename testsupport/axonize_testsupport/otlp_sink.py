@@ -76,9 +76,10 @@ class _Recorder:
 
 
 class GrpcSink(_Recorder):
-    """OTLP/gRPC TraceService and MetricsService on a free loopback port."""
+    """OTLP/gRPC TraceService and MetricsService on a free loopback port (or ``port``: an
+    endpoint that comes back after an outage)."""
 
-    def __init__(self, tls: tuple[bytes, bytes] | None = None) -> None:
+    def __init__(self, tls: tuple[bytes, bytes] | None = None, port: int = 0) -> None:
         super().__init__()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         handlers = {
@@ -102,10 +103,10 @@ class GrpcSink(_Recorder):
                 "opentelemetry.proto.collector.metrics.v1.MetricsService", metric_handlers),
         ))
         if tls is None:
-            self.port = self.server.add_insecure_port("127.0.0.1:0")
+            self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         else:  # (certificate PEM, key PEM)
             creds = grpc.ssl_server_credentials([(tls[1], tls[0])])
-            self.port = self.server.add_secure_port("127.0.0.1:0", creds)
+            self.port = self.server.add_secure_port(f"127.0.0.1:{port}", creds)
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.server.start()
 

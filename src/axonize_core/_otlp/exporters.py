@@ -29,7 +29,7 @@ TRACES_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 METRICS_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
 _INITIAL_BACKOFF_S = 0.5
-_MAX_BACKOFF_S = 8.0
+_MAX_BACKOFF_S = 1.0  # back within about a second of the endpoint's return
 
 
 class Exporter(Protocol):
@@ -122,7 +122,7 @@ class OtlpGrpcExporter:
                        ("grpc.enable_retries", 0),
                        ("grpc.initial_reconnect_backoff_ms", 250),
                        ("grpc.min_reconnect_backoff_ms", 250),
-                       ("grpc.max_reconnect_backoff_ms", 5000)]
+                       ("grpc.max_reconnect_backoff_ms", 1000)]
             if self._tls:
                 roots = None
                 if self._certificate:
