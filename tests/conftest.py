@@ -8,8 +8,9 @@ from axonize_testsupport.otlp_sink import GrpcSink, HttpSink
 
 import axonize
 
-# axonize_capture, the axonize_capture/axonize_lenient markers, and strict mode's check.
-pytest_plugins = ("axonize.testing",)
+# axonize_capture, the axonize_capture/axonize_lenient markers and strict mode's check;
+# pytester runs the kit's own plugin tests.
+pytest_plugins = ("axonize.testing", "pytester")
 
 _ENV_PREFIXES = ("AXONIZE_", "OTEL_")
 _KEPT = ("AXONIZE_STRICT",)  # strict mode stays on for the whole run
