@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def answer(question: str) -> str:
     """A user's instrumented function: a span around one streamed model call."""
-    with axonize.span("answer", {"question.length": len(question)}):
-        with axonize.llm_span(model="tiny", provider="local") as s:
-            s.set_tokens_input(2)
-            for _ in range(3):
-                s.record_token()
+    with (axonize.span("answer", {"question.length": len(question)}),
+          axonize.llm_span(model="tiny", provider="local") as s):
+        s.set_tokens_input(2)
+        for _ in range(3):
+            s.record_token()
     return "ok"
 
 
@@ -97,7 +97,7 @@ def test_the_marker_passes_settings_and_the_real_clock(axonize_capture: Capture)
 
 
 def test_any_number_matches_numbers_only() -> None:
-    assert [1, 2.5, -3] == [ANY_NUMBER] * 3
+    assert [1, 2.5, -3] == [ANY_NUMBER] * 3  # noqa: SIM300 (the exported value on the left)
     assert ANY_NUMBER != "1" and ANY_NUMBER != True and ANY_NUMBER != None  # noqa: E711, E712
     assert repr({"x": ANY_NUMBER}) == "{'x': ANY_NUMBER}"
 
@@ -140,9 +140,8 @@ def test_capture_sets_the_running_pipeline_aside_and_restores_it(traced: GrpcSin
 
 def test_capture_restores_an_sdk_that_was_not_running() -> None:
     before = configured()
-    with capture() as cap:
-        with axonize.span("inside"):
-            pass
+    with capture() as cap, axonize.span("inside"):
+        pass
     with axonize.span("after"):  # a no-op again
         pass
     assert [s["name"] for s in cap.spans_as_dicts()] == ["inside"]
