@@ -15,6 +15,7 @@ Without pytest, :func:`capture` is the same as a context manager.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,9 @@ from axonize_core._testing import (
     InMemoryExporter,
     capture,
     deterministic_ids_and_clock,
+    is_span_dicts,
     lenient,
+    span_diff,
     strict_errors,
 )
 
@@ -51,6 +54,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "axonize_lenient: the test breaks Axonize on purpose; AXONIZE_STRICT is "
         "off for it")
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any,
+                              right: Any) -> list[str] | None:
+    """``spans_as_dicts() == [...]`` failing: a diff of what differs, whatever the key order."""
+    if op == "==" and is_span_dicts(left) and is_span_dicts(right):
+        return span_diff(left, right)
+    return None
 
 
 @pytest.fixture

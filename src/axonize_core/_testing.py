@@ -8,8 +8,10 @@ every attribute a backend would see (derived ``ai.*`` / ``gen_ai.*`` names inclu
 
 from __future__ import annotations
 
+import difflib
 import functools
 import itertools
+import pprint
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -310,3 +312,31 @@ def metric_points(m: Any) -> list[dict[str, Any]]:
             point["value"] = getattr(p, p.WhichOneof("value"))
         points.append(point)
     return points
+
+
+# ----------------------------------------------------------------------------- diffs
+def is_span_dicts(value: Any) -> bool:
+    """A span dict (``name`` and ``attributes``), or a non-empty list of them."""
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(v, dict) and is_span_dicts(v) for v in value)
+    return isinstance(value, dict) and "name" in value and "attributes" in value
+
+
+def _align(value: Any, other: Any) -> Any:
+    """``value`` with every part that equals its counterpart in ``other`` (a matcher such as
+    ``ANY_NUMBER``, a ``pytest.approx``) replaced by that counterpart: diffs show real changes."""
+    if value == other:
+        return other
+    if isinstance(value, dict) and isinstance(other, dict):
+        return {k: _align(v, other[k]) if k in other else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(other, list):
+        return [_align(v, o) for v, o in zip(value, other, strict=False)] + value[len(other):]
+    return value
+
+
+def span_diff(left: Any, right: Any) -> list[str]:
+    """A readable unified diff of two span dicts (or lists of them), keys sorted."""
+    a = pprint.pformat(left, width=96, sort_dicts=True).splitlines()
+    b = pprint.pformat(_align(right, left), width=96, sort_dicts=True).splitlines()
+    lines = list(difflib.unified_diff(a, b, "left", "right", n=3, lineterm=""))
+    return ["span dicts differ (keys sorted; - left, + right):", *lines[2:]]

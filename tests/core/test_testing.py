@@ -13,6 +13,7 @@ import axonize
 from axonize.testing import ANY_NUMBER, Capture, capture, strict_errors
 from axonize_core import _span, add_export_hook, configured, remove_export_hook, streams
 from axonize_core._log import STRICT
+from axonize_core._testing import span_diff
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,6 +101,18 @@ def test_any_number_matches_numbers_only() -> None:
     assert [1, 2.5, -3] == [ANY_NUMBER] * 3  # noqa: SIM300 (the exported value on the left)
     assert ANY_NUMBER != "1" and ANY_NUMBER != True and ANY_NUMBER != None  # noqa: E711, E712
     assert repr({"x": ANY_NUMBER}) == "{'x': ANY_NUMBER}"
+
+
+def test_a_failed_comparison_shows_only_what_differs() -> None:
+    left = [{"name": "a", "attributes": {"x": 1, "t": 2.5}, "status": {"code": "UNSET"}}]
+    right = [{"name": "a", "attributes": {"t": ANY_NUMBER, "x": 2}, "status": {"code": "UNSET"}}]
+    assert span_diff(left, right) == [
+        "span dicts differ (keys sorted; - left, + right):",
+        "@@ -1 +1 @@",
+        # ANY_NUMBER matched, so it shows the value it matched: only x differs.
+        "-[{'attributes': {'t': 2.5, 'x': 1}, 'name': 'a', 'status': {'code': 'UNSET'}}]",
+        "+[{'attributes': {'t': 2.5, 'x': 2}, 'name': 'a', 'status': {'code': 'UNSET'}}]",
+    ]
 
 
 def test_metrics_are_exposed(axonize_capture: Capture) -> None:

@@ -225,6 +225,7 @@ def test_errors_mark_the_span_and_reach_the_caller_unchanged(
     with pytest.raises(ValueError, match="beam") as caught:
         model.generate(**enc, max_new_tokens=3, num_beams=2, streamer=TextStreamer(tok))
     message = str(caught.value)
+    default_do_sample = model.generation_config.do_sample  # False in 4.x, None (unset) in 5.x
     assert one_span(hf) == {
         "name": "generate tiny-llama", "kind": "INTERNAL",
         "trace_id": 1, "span_id": 1, "parent_span_id": None,
@@ -238,6 +239,7 @@ def test_errors_mark_the_span_and_reach_the_caller_unchanged(
             "ai.llm.batch_size": 1, "ai.llm.stream": True,  # the user's streamer
             "ai.llm.request.max_tokens": 3, "gen_ai.request.max_tokens": 3,
             "ai.llm.request.num_beams": 2,
+            **({} if default_do_sample is None else {"ai.llm.request.do_sample": False}),
             "error.type": "ValueError",
         },
         "status": {"code": "ERROR", "message": f"ValueError: {message}"},
