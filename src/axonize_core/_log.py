@@ -27,15 +27,42 @@ class StrictModeError(RuntimeError):
     """A failure the SDK would have swallowed without an exception to re-raise (strict mode)."""
 
 
-class _Strict:
-    """Strict mode's switch and what it recorded (one line per swallowed error, with its
-    traceback if any), oldest first."""
-
-    __slots__ = ("errors", "on")
+class _StrictWarnings(logging.Handler):
+    """Records the ``axonize`` logger's warnings (e.g. "tracing disabled") in strict mode."""
 
     def __init__(self) -> None:
-        self.on = os.environ.get("AXONIZE_STRICT", "").strip().lower() in _TRUE
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        STRICT.record(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+class _Strict:
+    """Strict mode's switch and what it recorded (one entry per swallowed error, with its
+    traceback if any), oldest first."""
+
+    __slots__ = ("_handler", "_on", "errors")
+
+    def __init__(self) -> None:
         self.errors: list[str] = []
+        self._on = False
+        # Attached only while strict mode is on: any handler on "axonize" would otherwise stop
+        # Python's last-resort handler from printing our warnings in unconfigured programs.
+        self._handler = _StrictWarnings()
+        self.on = os.environ.get("AXONIZE_STRICT", "").strip().lower() in _TRUE
+
+    @property
+    def on(self) -> bool:
+        return self._on
+
+    @on.setter
+    def on(self, value: bool) -> None:
+        self._on = bool(value)
+        if self._on:
+            if self._handler not in logger.handlers:
+                logger.addHandler(self._handler)
+        else:
+            logger.removeHandler(self._handler)
 
     def record(self, text: str) -> None:
         self.errors.append(f"[{threading.current_thread().name}] {text}")
@@ -47,20 +74,6 @@ class _Strict:
 
 
 STRICT = _Strict()
-
-
-class _StrictWarnings(logging.Handler):
-    """Records the ``axonize`` logger's warnings (e.g. "tracing disabled") in strict mode."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if STRICT.on:
-            STRICT.record(f"{record.levelname.lower()}: {record.getMessage()}")
-
-
-logger.addHandler(_StrictWarnings())
 
 
 def enable_debug() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -204,6 +207,23 @@ def test_errors_on_the_exporter_thread_are_recorded(axonize_capture: Capture,
     (recorded,) = strict_errors()
     assert recorded.startswith("[axonize-exporter] axonize: export hook")
     assert "RuntimeError: hook bug" in recorded
+
+
+def test_warnings_are_recorded_in_strict_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(STRICT, "on", True)
+    monkeypatch.setenv("AXONIZE_BATCH_SIZE", "many")
+    with capture():
+        pass
+    (recorded,) = strict_errors()
+    assert recorded.startswith("[MainThread] warning: axonize: ignoring AXONIZE_BATCH_SIZE='many'")
+
+
+def test_without_strict_mode_warnings_still_reach_an_unconfigured_program() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AXONIZE_", "OTEL_"))}
+    env.update(AXONIZE_BATCH_SIZE="many", PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run([sys.executable, "-c", "import axonize; axonize.init(exporter='none')"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert "axonize: ignoring AXONIZE_BATCH_SIZE='many'" in done.stderr  # Python's last resort
 
 
 INNER = """
