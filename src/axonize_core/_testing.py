@@ -160,11 +160,10 @@ class Capture:
     def resource(self) -> dict[str, Any]:
         """The resource attributes of the latest export (``service.name``, ...)."""
         self.flush()
-        requests = self.exporter.trace_requests() or self.exporter.metric_requests()
-        for r in reversed(requests):
-            for rs in getattr(r, "resource_spans", None) or r.resource_metrics:
-                return attributes(rs.resource.attributes)
-        return {}
+        resources = [rs.resource for r in self.exporter.trace_requests() for rs in r.resource_spans]
+        resources += [rm.resource for r in self.exporter.metric_requests()
+                      for rm in r.resource_metrics]
+        return attributes(resources[-1].attributes) if resources else {}
 
     def metrics(self) -> dict[str, list[dict[str, Any]]]:
         """The latest value of each exported metric: name -> data points as dicts.
@@ -189,8 +188,9 @@ def capture(*, deterministic: bool = True, **settings: Any) -> Iterator[Capture]
 
     ``settings`` are ``axonize.init``'s (over the environment, as there); by default the capture
     is enabled, samples everything and profiles no GPU.  ``deterministic``: ids and clock of
-    :func:`deterministic_ids_and_clock`.  Whatever was initialized before the
-    block (its exporter thread keeps running, idle) is put back afterwards.
+    :func:`deterministic_ids_and_clock`.  Whatever was initialized before the block (its
+    exporter thread keeps running, idle) is put back afterwards.  Should the code under test call
+    ``axonize.init`` itself, its settings apply and its spans still come here.
     """
     exporter = InMemoryExporter()
     options = {"disabled": False, "sample_rate": 1.0, "gpu_profiling": False, **settings}
@@ -200,6 +200,14 @@ def capture(*, deterministic: bool = True, **settings: Any) -> Iterator[Capture]
             stack.enter_context(deterministic_ids_and_clock())
         _runtime.init(exporter=exporter, **options)
         cap = Capture(exporter, deterministic)
+
+        def keep_capturing(cfg: Any, proc: Any) -> None:  # after an init of the code under test
+            replaced, proc.exporter = proc.exporter, exporter
+            proc._exporter_given = True
+            replaced.shutdown()
+
+        _runtime.STATE.init_hooks.append(keep_capturing)
+        stack.callback(_runtime.STATE.init_hooks.remove, keep_capturing)
         try:
             yield cap
         finally:

@@ -154,6 +154,15 @@ def test_capture_sets_the_running_pipeline_aside_and_restores_it(traced: GrpcSin
     assert [s.name for s in traced.wait_for_spans(2)] == ["before", "after"]
 
 
+def test_an_init_by_the_code_under_test_keeps_exporting_to_the_capture(
+        axonize_capture: Capture) -> None:
+    axonize.init(service_name="app", endpoint="http://127.0.0.1:9")  # nothing listens there
+    with axonize.span("served"):
+        pass
+    assert [s["name"] for s in axonize_capture.spans_as_dicts()] == ["served"]
+    assert axonize_capture.resource()["service.name"] == "app"
+
+
 def test_capture_restores_an_sdk_that_was_not_running() -> None:
     before = configured()
     with capture() as cap, axonize.span("inside"):
