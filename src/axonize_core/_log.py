@@ -28,13 +28,15 @@ class StrictModeError(RuntimeError):
 
 
 class _StrictWarnings(logging.Handler):
-    """Records the ``axonize`` logger's warnings (e.g. "tracing disabled") in strict mode."""
+    """Records the SDK's warnings (e.g. "tracing disabled") in strict mode: the ``axonize``
+    logger's own, not those of its children (``axonize.server`` is the backend's)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
 
     def emit(self, record: logging.LogRecord) -> None:
-        STRICT.record(f"{record.levelname.lower()}: {record.getMessage()}")
+        if record.name == logger.name:
+            STRICT.record(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 class _Strict:
