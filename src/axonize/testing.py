@@ -9,7 +9,8 @@ A pytest plugin: enable it with ``-p axonize.testing`` or, in your top ``conftes
 * with ``AXONIZE_STRICT=1``: a test fails when Axonize swallowed an error during it, unless it is
   marked ``axonize_lenient``.
 
-Without pytest, :func:`capture` is the same as a context manager.
+Outside fixtures (unittest, scripts), :func:`capture` does the same as a context manager (the
+module needs pytest installed all the same).
 """
 
 from __future__ import annotations
