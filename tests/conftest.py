@@ -8,14 +8,19 @@ from axonize_testsupport.otlp_sink import GrpcSink, HttpSink
 
 import axonize
 
+# axonize_capture, the axonize_capture/axonize_lenient markers and strict mode's check;
+# pytester runs the kit's own plugin tests.
+pytest_plugins = ("axonize.testing", "pytester")
+
 _ENV_PREFIXES = ("AXONIZE_", "OTEL_")
+_KEPT = ("AXONIZE_STRICT",)  # strict mode stays on for the whole run
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no Axonize/OTel settings in the environment and no pipeline."""
     for key in list(os.environ):
-        if key.startswith(_ENV_PREFIXES):
+        if key.startswith(_ENV_PREFIXES) and key not in _KEPT:
             monkeypatch.delenv(key)
     yield
     axonize.shutdown(timeout=2)

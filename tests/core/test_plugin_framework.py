@@ -76,6 +76,7 @@ def test_patches_when_the_framework_is_imported_later(traced: Any, fake_framewor
     assert not isinstance(mod.generate, wrapt.FunctionWrapper)
 
 
+@pytest.mark.axonize_lenient  # breaks Axonize on purpose
 def test_failed_patch_is_reverted_and_logged(fake_framework: str,
                                              caplog: pytest.LogCaptureFixture) -> None:
     mod = importlib.import_module(fake_framework)

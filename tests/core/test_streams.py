@@ -91,6 +91,7 @@ def test_abandoned_stream_ends_when_collected(traced: GrpcSink) -> None:
     assert exported(traced)["ai.llm.stream.end"] == "abandoned"
 
 
+@pytest.mark.axonize_lenient  # breaks Axonize on purpose
 def test_a_failing_token_counter_never_breaks_the_stream(traced: GrpcSink) -> None:
     metered = meter_stream(chunks(3), axonize.llm_span(model="m").start(),
                            count=lambda c: c["missing"])

@@ -1,4 +1,8 @@
-"""The transformers plugin on real tiny random-weight models, asserted on decoded OTLP spans."""
+"""The transformers plugin on real tiny random-weight models.
+
+Span content is asserted as whole spans captured in memory (axonize.testing, deterministic ids and
+clock); the launcher tests assert what arrives over real OTLP/gRPC.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,10 @@ from axonize_transformers import TransformersInstrumentor  # noqa: E402
 from transformers.generation.logits_process import LogitsProcessor, LogitsProcessorList  # noqa: E402
 from transformers.generation.utils import GenerationMixin  # noqa: E402
 
-import axonize  # noqa: E402
+from axonize.testing import ANY_NUMBER, Capture  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
+SUPPORT = ROOT / "testsupport"
 ORIGINAL_GENERATE = GenerationMixin.__dict__["generate"]
 
 
@@ -40,9 +45,9 @@ def llama(model_dirs: dict[str, Path]) -> tuple[Any, Any]:
 
 
 @pytest.fixture
-def hf(traced: GrpcSink) -> Iterator[GrpcSink]:
+def hf(axonize_capture: Capture) -> Iterator[Capture]:
     assert TransformersInstrumentor().instrument()
-    yield traced
+    yield axonize_capture
     TransformersInstrumentor().uninstrument()
 
 
@@ -61,41 +66,55 @@ class ForceEosAt(LogitsProcessor):
         return scores
 
 
-def one_span(sink: GrpcSink) -> tuple[Any, dict[str, Any]]:
-    axonize.flush(10)
-    spans = sink.wait_for_spans(1)
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0], attrs(spans[0].attributes)
+def one_span(capture: Capture) -> dict[str, Any]:
+    spans = capture.spans_as_dicts()
+    assert len(spans) == 1, [s["name"] for s in spans]
+    return spans[0]
 
 
-def test_greedy_generate_is_one_whole_span(hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+def generate_span(model: str, tokens_in: int, tokens_out: int, attributes: dict[str, Any],
+                  end_time: int | None = None) -> dict[str, Any]:
+    """The whole span of one ``generate`` call; with the deterministic clock it starts at 1 s
+    and ends at ``end_time``, with the real one the dict has no times."""
+    span = {
+        "name": f"generate {model}", "kind": "INTERNAL",
+        "trace_id": 1, "span_id": 1, "parent_span_id": None,
+        "attributes": {
+            "ai.operation.name": "text_completion", "gen_ai.operation.name": "text_completion",
+            "ai.model.name": model, "gen_ai.request.model": model,
+            "ai.model.provider": "transformers", "gen_ai.provider.name": "transformers",
+            "ai.llm.tokens.input": tokens_in, "gen_ai.usage.input_tokens": tokens_in,
+            "ai.llm.tokens.output": tokens_out, "gen_ai.usage.output_tokens": tokens_out,
+            **attributes,
+        },
+        "status": {"code": "UNSET", "message": ""},
+        "events": [],
+    }
+    if end_time is not None:
+        span.update(start_time=1_000_000_000, end_time=end_time)
+    return span
+
+
+def test_greedy_generate_is_one_whole_span(hf: Capture, llama: tuple[Any, Any]) -> None:
     model, tok = llama
     enc = tok("hello world", return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=6, min_new_tokens=6, do_sample=False)
-    span, a = one_span(hf)
-    assert span.name == "generate tiny-llama"
-    ttft, tps, tpot = a.pop("ai.llm.ttft_ms"), a.pop("ai.llm.tokens_per_second"), a.pop(
-        "ai.llm.tpot_ms")
-    assert a == {
-        "ai.operation.name": "text_completion", "gen_ai.operation.name": "text_completion",
-        "ai.model.name": "tiny-llama", "gen_ai.request.model": "tiny-llama",
-        "ai.model.provider": "transformers", "gen_ai.provider.name": "transformers",
-        "ai.llm.tokens.input": enc["input_ids"].shape[1],
-        "gen_ai.usage.input_tokens": enc["input_ids"].shape[1],
-        "ai.llm.tokens.output": 6, "gen_ai.usage.output_tokens": 6,
+    prompt = enc["input_ids"].shape[1]
+    assert one_span(hf) == generate_span("tiny-llama", prompt, 6, {
         "ai.llm.batch_size": 1, "ai.llm.steps": 6,
         "ai.llm.request.max_tokens": 6, "gen_ai.request.max_tokens": 6,
         "ai.llm.request.do_sample": False,
         "ai.llm.finish_reasons": ["length"], "gen_ai.response.finish_reasons": ["length"],
-    }
-    duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
-    assert 0 < ttft < duration_ms
-    assert tps == pytest.approx(6 / (duration_ms / 1000), rel=1e-6)
-    assert tpot == pytest.approx((duration_ms - ttft) / 5, rel=1e-3)
-    assert out.shape[1] == enc["input_ids"].shape[1] + 6
+        # The clock reads 1 ms later each time: start, first token, end.
+        "ai.llm.ttft_ms": 1.0,
+        "ai.llm.tokens_per_second": 3000.0,  # 6 tokens / 2 ms
+        "ai.llm.tpot_ms": 0.2,  # (2 ms - 1 ms) / 5
+    }, end_time=1_002_000_000)
+    assert out.shape[1] == prompt + 6
 
 
-def test_batched_counts_exclude_padding_and_stop_at_eos(hf: GrpcSink,
+@pytest.mark.axonize_capture(deterministic=False)  # the plugin reads the clock itself here
+def test_batched_counts_exclude_padding_and_stop_at_eos(hf: Capture,
                                                         llama: tuple[Any, Any]) -> None:
     model, tok = llama
     enc = tok(["hello", "the model reads the prompt and writes"], return_tensors="pt",
@@ -106,42 +125,58 @@ def test_batched_counts_exclude_padding_and_stop_at_eos(hf: GrpcSink,
     force = ForceEosAt(tok.eos_token_id, width, row=0, step=3)
     model.generate(**enc, max_new_tokens=8, do_sample=False,
                    logits_processor=LogitsProcessorList([force]))
-    _, a = one_span(hf)
-    assert a["ai.llm.tokens.input"] == real_tokens
-    assert a["ai.llm.batch_size"] == 2
-    assert a["ai.llm.tokens.output"] == 3 + 8  # row 0: 2 tokens + EOS; row 1: all 8
-    assert a["ai.llm.finish_reasons"] == ["eos", "length"]
-    assert a["ai.llm.steps"] == 8
-    assert a["ai.llm.tpot_ms"] > 0
+    span = one_span(hf)
+    assert span == generate_span("tiny-llama", real_tokens, 3 + 8, {  # row 0: 2 + EOS; row 1: 8
+        "ai.llm.batch_size": 2, "ai.llm.steps": 8,
+        "ai.llm.request.max_tokens": 8, "gen_ai.request.max_tokens": 8,
+        "ai.llm.request.do_sample": False,
+        "ai.llm.finish_reasons": ["eos", "length"],
+        "gen_ai.response.finish_reasons": ["eos", "length"],
+        "ai.llm.ttft_ms": ANY_NUMBER, "ai.llm.tokens_per_second": ANY_NUMBER,
+        "ai.llm.tpot_ms": ANY_NUMBER,
+    })
+    assert span["attributes"]["ai.llm.tpot_ms"] > 0
 
 
-def test_sampling_records_its_parameters(hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+def test_sampling_records_its_parameters(hf: Capture, llama: tuple[Any, Any]) -> None:
     model, tok = llama
     enc = tok("time to first token", return_tensors="pt")
     torch.manual_seed(1)
     model.generate(**enc, max_new_tokens=5, min_new_tokens=5, do_sample=True, temperature=0.7,
                    top_p=0.9, top_k=20)
-    _, a = one_span(hf)
-    assert (a["ai.llm.request.do_sample"], a["ai.llm.request.temperature"],
-            a["ai.llm.request.top_p"], a["ai.llm.request.top_k"]) == (True, 0.7, 0.9, 20)
-    assert a["gen_ai.request.temperature"] == 0.7
-    assert a["ai.llm.tokens.output"] == 5
+    assert one_span(hf) == generate_span("tiny-llama", enc["input_ids"].shape[1], 5, {
+        "ai.llm.batch_size": 1, "ai.llm.steps": 5,
+        "ai.llm.request.max_tokens": 5, "gen_ai.request.max_tokens": 5,
+        "ai.llm.request.do_sample": True,
+        "ai.llm.request.temperature": 0.7, "gen_ai.request.temperature": 0.7,
+        "ai.llm.request.top_p": 0.9, "gen_ai.request.top_p": 0.9,
+        "ai.llm.request.top_k": 20, "gen_ai.request.top_k": 20,
+        "ai.llm.finish_reasons": ["length"], "gen_ai.response.finish_reasons": ["length"],
+        "ai.llm.ttft_ms": 1.0, "ai.llm.tokens_per_second": 2500.0, "ai.llm.tpot_ms": 0.25,
+    }, end_time=1_002_000_000)
 
 
-def test_beam_search_counts_returned_sequences(hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+@pytest.mark.axonize_capture(deterministic=False)  # the plugin reads the clock itself here
+def test_beam_search_counts_returned_sequences(hf: Capture, llama: tuple[Any, Any]) -> None:
     model, tok = llama
     enc = tok("hello world", return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=4, min_new_tokens=4, num_beams=3,
                          num_return_sequences=2, do_sample=False)
-    _, a = one_span(hf)
+    span = one_span(hf)
     assert out.shape[0] == 2
-    assert a["ai.llm.request.num_beams"] == 3
-    assert a["ai.llm.tokens.output"] == 2 * 4
-    assert a["ai.llm.finish_reasons"] == ["length", "length"]
-    assert a["ai.llm.ttft_ms"] > 0  # timed although beam search refuses streamers
+    assert span == generate_span("tiny-llama", enc["input_ids"].shape[1], 2 * 4, {
+        "ai.llm.batch_size": 1, "ai.llm.steps": 4,
+        "ai.llm.request.max_tokens": 4, "gen_ai.request.max_tokens": 4,
+        "ai.llm.request.num_beams": 3, "ai.llm.request.do_sample": False,
+        "ai.llm.finish_reasons": ["length", "length"],
+        "gen_ai.response.finish_reasons": ["length", "length"],
+        "ai.llm.ttft_ms": ANY_NUMBER, "ai.llm.tokens_per_second": ANY_NUMBER,
+        "ai.llm.tpot_ms": ANY_NUMBER,
+    })
+    assert span["attributes"]["ai.llm.ttft_ms"] > 0  # timed though beam search refuses streamers
 
 
-def test_user_streamer_still_receives_every_token(hf: GrpcSink,
+def test_user_streamer_still_receives_every_token(hf: Capture,
                                                   llama: tuple[Any, Any]) -> None:
     from transformers import TextIteratorStreamer
 
@@ -156,49 +191,84 @@ def test_user_streamer_still_receives_every_token(hf: GrpcSink,
     worker.join()
     new = result["out"][0, enc["input_ids"].shape[1]:]
     assert streamed == tok.decode(new, skip_special_tokens=True)
-    _, a = one_span(hf)
-    assert a["ai.llm.stream"] is True
-    assert a["ai.llm.tokens.output"] == 6
+    assert one_span(hf) == generate_span("tiny-llama", enc["input_ids"].shape[1], 6, {
+        "ai.llm.batch_size": 1, "ai.llm.steps": 6, "ai.llm.stream": True,
+        "ai.llm.request.max_tokens": 6, "gen_ai.request.max_tokens": 6,
+        "ai.llm.request.do_sample": False,
+        "ai.llm.finish_reasons": ["length"], "gen_ai.response.finish_reasons": ["length"],
+        "ai.llm.ttft_ms": 1.0, "ai.llm.tokens_per_second": 3000.0, "ai.llm.tpot_ms": 0.2,
+    }, end_time=1_002_000_000)
 
 
-def test_pipeline_and_gpt2_family(hf: GrpcSink, model_dirs: dict[str, Path]) -> None:
+def test_pipeline_and_gpt2_family(hf: Capture, model_dirs: dict[str, Path]) -> None:
     from transformers import pipeline
 
     model, tok = tiny_models.load(model_dirs["gpt2"])
     generator = pipeline("text-generation", model=model, tokenizer=tok)
     generator("hello world", max_new_tokens=4, min_new_tokens=4, do_sample=False)
-    span, a = one_span(hf)
-    assert span.name == "generate tiny-gpt2"
-    assert a["ai.llm.tokens.output"] == 4
+    prompt = len(tok("hello world")["input_ids"])
+    assert one_span(hf) == generate_span("tiny-gpt2", prompt, 4, {
+        "ai.llm.batch_size": 1, "ai.llm.steps": 4,
+        "ai.llm.request.max_tokens": 4, "gen_ai.request.max_tokens": 4,
+        "ai.llm.request.do_sample": False,
+        "ai.llm.finish_reasons": ["length"], "gen_ai.response.finish_reasons": ["length"],
+        "ai.llm.ttft_ms": 1.0, "ai.llm.tokens_per_second": 2000.0, "ai.llm.tpot_ms": 1 / 3,
+    }, end_time=1_002_000_000)
 
 
 def test_errors_mark_the_span_and_reach_the_caller_unchanged(
-        hf: GrpcSink, llama: tuple[Any, Any]) -> None:
+        hf: Capture, llama: tuple[Any, Any]) -> None:
     from transformers import TextStreamer
 
     model, tok = llama
     enc = tok("hello", return_tensors="pt")
     with pytest.raises(ValueError, match="beam") as caught:
         model.generate(**enc, max_new_tokens=3, num_beams=2, streamer=TextStreamer(tok))
-    span, _ = one_span(hf)
-    assert span.status.code == 2
-    assert caught.value.args[0] in span.status.message
-    assert span.events[0].name == "exception"
+    message = str(caught.value)
+    default_do_sample = model.generation_config.do_sample  # False in 4.x, None (unset) in 5.x
+    assert one_span(hf) == {
+        "name": "generate tiny-llama", "kind": "INTERNAL",
+        "trace_id": 1, "span_id": 1, "parent_span_id": None,
+        "start_time": 1_000_000_000, "end_time": 1_001_000_000,
+        "attributes": {
+            "ai.operation.name": "text_completion", "gen_ai.operation.name": "text_completion",
+            "ai.model.name": "tiny-llama", "gen_ai.request.model": "tiny-llama",
+            "ai.model.provider": "transformers", "gen_ai.provider.name": "transformers",
+            "ai.llm.tokens.input": enc["input_ids"].shape[1],
+            "gen_ai.usage.input_tokens": enc["input_ids"].shape[1],
+            "ai.llm.batch_size": 1, "ai.llm.stream": True,  # the user's streamer
+            "ai.llm.request.max_tokens": 3, "gen_ai.request.max_tokens": 3,
+            "ai.llm.request.num_beams": 2,
+            **({} if default_do_sample is None else {"ai.llm.request.do_sample": False}),
+            "error.type": "ValueError",
+        },
+        "status": {"code": "ERROR", "message": f"ValueError: {message}"},
+        "events": [{"name": "exception", "time": 1_002_000_000, "attributes": {
+            "exception.type": "ValueError", "exception.message": message,
+            "exception.stacktrace": f"ValueError: {message}".splitlines()[-1]}}],
+    }
 
 
-def test_assisted_generation_is_one_span(hf: GrpcSink, llama: tuple[Any, Any],
+@pytest.mark.axonize_capture(deterministic=False)  # the plugin reads the clock itself here
+def test_assisted_generation_is_one_span(hf: Capture, llama: tuple[Any, Any],
                                          model_dirs: dict[str, Path]) -> None:
     model, tok = llama
     assistant, _ = tiny_models.load(model_dirs["llama"])
     enc = tok("hello world", return_tensors="pt")
     model.generate(**enc, max_new_tokens=5, min_new_tokens=5, do_sample=False,
                    assistant_model=assistant)
-    span, a = one_span(hf)
-    assert span.name == "generate tiny-llama"
-    assert a["ai.llm.tokens.output"] == 5
+    assert one_span(hf) == generate_span("tiny-llama", enc["input_ids"].shape[1], 5, {
+        "ai.llm.batch_size": 1,
+        "ai.llm.steps": ANY_NUMBER,  # how many draft tokens a step accepts is the library's
+        "ai.llm.request.max_tokens": 5, "gen_ai.request.max_tokens": 5,
+        "ai.llm.request.do_sample": False,
+        "ai.llm.finish_reasons": ["length"], "gen_ai.response.finish_reasons": ["length"],
+        "ai.llm.ttft_ms": ANY_NUMBER, "ai.llm.tokens_per_second": ANY_NUMBER,
+        "ai.llm.tpot_ms": ANY_NUMBER,
+    })
 
 
-def test_uninstrument_restores_the_original_function(traced: GrpcSink,
+def test_uninstrument_restores_the_original_function(axonize_capture: Capture,
                                                      llama: tuple[Any, Any]) -> None:
     inst = TransformersInstrumentor()
     assert inst.instrument()
@@ -207,8 +277,7 @@ def test_uninstrument_restores_the_original_function(traced: GrpcSink,
     assert GenerationMixin.__dict__["generate"] is ORIGINAL_GENERATE
     model, tok = llama
     model.generate(**tok("hello", return_tensors="pt"), max_new_tokens=2)
-    axonize.flush(5)
-    assert traced.spans() == []
+    assert axonize_capture.spans() == []
 
 
 SCRIPT = """
@@ -232,7 +301,7 @@ def _run(cmd: list[str], sink: GrpcSink, **env: str) -> subprocess.CompletedProc
 def test_launcher_instruments_an_unchanged_script(sink: GrpcSink, tmp_path: Path,
                                                   model_dirs: dict[str, Path]) -> None:
     script = tmp_path / "serve.py"
-    script.write_text(SCRIPT.format(model=str(model_dirs["llama"])))
+    script.write_text(SCRIPT.format(model=str(model_dirs["llama"]), tests=str(SUPPORT)))
     launcher = Path(sys.executable).with_name("axonize-instrument")
     proc = _run([str(launcher), "--service-name", "launched-svc", sys.executable, str(script),
                  "--port", "8000"], sink)
@@ -247,7 +316,7 @@ def test_launcher_instruments_an_unchanged_script(sink: GrpcSink, tmp_path: Path
 def test_opentelemetry_instrument_loads_the_plugin(sink: GrpcSink, tmp_path: Path,
                                                    model_dirs: dict[str, Path]) -> None:
     script = tmp_path / "serve.py"
-    script.write_text(SCRIPT.format(model=str(model_dirs["llama"])))
+    script.write_text(SCRIPT.format(model=str(model_dirs["llama"]), tests=str(SUPPORT)))
     otel = Path(sys.executable).with_name("opentelemetry-instrument")
     proc = _run([str(otel), sys.executable, str(script)], sink)
     assert proc.returncode == 3, proc.stderr
@@ -274,7 +343,7 @@ def test_launcher_list_help_and_missing_command() -> None:
 def test_script_runs_unchanged_when_the_plugin_is_disabled(
         sink: GrpcSink, tmp_path: Path, model_dirs: dict[str, Path]) -> None:
     script = tmp_path / "serve.py"
-    script.write_text(SCRIPT.format(model=str(model_dirs["llama"])))
+    script.write_text(SCRIPT.format(model=str(model_dirs["llama"]), tests=str(SUPPORT)))
     launcher = str(Path(sys.executable).with_name("axonize-instrument"))
     proc = _run([launcher, sys.executable, str(script)], sink,
                 AXONIZE_DISABLED_PLUGINS="transformers", AXONIZE_FLUSH_INTERVAL_MS="50")
