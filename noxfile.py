@@ -76,7 +76,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/, plugins/, backend/ and tools/ (the frameworks the plugins patch
     are left out: untyped to mypy, and torch alone would take minutes to analyse)."""
-    session.install("-e", ".[backend]", MYPY, "types-protobuf", "grpc-stubs")
+    session.install("-e", ".[backend]", MYPY, "types-protobuf", "grpc-stubs", "pytest")
     session.run("mypy", "--strict")
 
 

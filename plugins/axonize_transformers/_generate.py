@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
-import time
 from contextvars import ContextVar
 from typing import Any
 
-from axonize_core.instrumentation import LlmSpan, is_tracing, log_internal_error, semconv
+from axonize_core.instrumentation import (
+    LlmSpan,
+    is_tracing,
+    log_internal_error,
+    now_ns,
+    semconv,
+)
 from axonize_transformers._scope import SCOPE
 
 _IN_GENERATE: ContextVar[bool] = ContextVar("axonize_in_generate", default=False)
@@ -159,7 +164,7 @@ class _GenerateCall:
         if (rows > 1 or total != steps) and steps > 1 and span.first_token_ns:
             # Batched or beam search: one step makes a token for every row, so the time per
             # output token is the time per decode step after the first.
-            elapsed_ms = (time.time_ns() - span.first_token_ns) / 1e6
+            elapsed_ms = (now_ns() - span.first_token_ns) / 1e6
             span.set_attribute(semconv.AI_LLM_TPOT_MS, elapsed_ms / (steps - 1))
 
 

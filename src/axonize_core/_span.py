@@ -163,9 +163,9 @@ class Span:
         if self._otel_token is not None:
             self._detach_otel()
         if self.sampled:
-            end = self.end_ns = _time_ns()
             if exc is not None:
-                self._fail(exc)
+                self._fail(exc)  # its event is stamped before the span's end
+            end = self.end_ns = _time_ns()
             # A plain span skips the call (type() of one argument is specialized to a pointer
             # read; an attribute the instance does not hold is a full lookup on Python 3.11).
             llm = None if type(self) is Span else self._llm_fields()
@@ -207,9 +207,9 @@ class Span:
         """End a span started with :meth:`start` (idempotent)."""
         if self.end_ns or not self.sampled:
             return
-        self.end_ns = _time_ns()
         if exc is not None:
             self._fail(exc)
+        self.end_ns = _time_ns()
         PIPELINE.sink.push(self.record())
 
     #: Instrumentation scope ``(name, version)`` of the spans of this class; None: Axonize's.

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from axonize_core import _record, _runtime, _span, streams
+from axonize_core import _runtime, _span, _state, streams
 from axonize_core._log import STRICT
 from axonize_core._span import SpanKind, SpanStatus
 
@@ -206,8 +206,8 @@ def capture(*, deterministic: bool = True, **settings: Any) -> Iterator[Capture]
             proc._exporter_given = True
             replaced.shutdown()
 
-        _runtime.STATE.init_hooks.append(keep_capturing)
-        stack.callback(_runtime.STATE.init_hooks.remove, keep_capturing)
+        _state.RUNTIME.init_hooks.append(keep_capturing)
+        stack.callback(_state.RUNTIME.init_hooks.remove, keep_capturing)
         try:
             yield cap
         finally:
@@ -218,19 +218,19 @@ def capture(*, deterministic: bool = True, **settings: Any) -> Iterator[Capture]
 @contextmanager
 def _pipeline_set_aside() -> Iterator[None]:
     """Detach the running pipeline (without stopping it) and reattach it on exit."""
-    state, pipeline, enrich = _runtime.STATE, _span.PIPELINE, _record.ENRICH
+    state, pipeline, enrich = _state.RUNTIME, _state.PIPELINE, _state.ENRICH
     saved = (state.config, state.processor, pipeline.sink, pipeline.sample_bound, pipeline.fast,
-             _span.RECORDING.on, enrich.gpu, enrich.prices)
+             _state.RECORDING.on, enrich.gpu, enrich.prices, enrich.genai_latest)
     state.processor = None  # so that init does not shut it down
     enrich.gpu = None  # nor the capture's shutdown its GPU profiler
     try:
         yield
     finally:
         (state.config, state.processor, sink, pipeline.sample_bound, fast, on, enrich.gpu,
-         enrich.prices) = saved
+         enrich.prices, enrich.genai_latest) = saved
         pipeline.set_sink(sink)
         pipeline.fast = fast
-        _span.RECORDING.on = on
+        _state.RECORDING.on = on
 
 
 @contextmanager

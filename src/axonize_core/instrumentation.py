@@ -40,7 +40,7 @@ from typing import Any, ClassVar, cast
 
 import wrapt
 
-from axonize_core import semconv
+from axonize_core import _span, semconv
 from axonize_core._log import debug_once, logger
 from axonize_core._runtime import add_export_hook, configured, remove_export_hook
 from axonize_core._span import LlmSpan, Span, SpanKind, SpanStatus
@@ -218,6 +218,12 @@ def content_capture_enabled() -> bool:
     return bool(cfg is not None and cfg.capture_content)
 
 
+def now_ns() -> int:
+    """The SDK's clock (``time.time_ns`` unless a test made it deterministic): use it for any
+    time a plugin computes a figure from, so that its figures agree with the span's own."""
+    return _span._time_ns()
+
+
 def is_tracing() -> bool:
     """Whether spans record now: check it first, and call the framework untouched if not."""
     return RECORDING.on
@@ -271,6 +277,7 @@ __all__ = [
     "log_internal_error",
     "meter_async_stream",
     "meter_stream",
+    "now_ns",
     "remove_export_hook",
     "semconv",
     "unwrap",
