@@ -18,6 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import errors as pg_errors
+
+from axonize_backend.errors import TenantExists
 from axonize_backend.migrations import ordered
 
 KEY_PREFIX = "axk_"
@@ -68,8 +72,6 @@ class TenantStore:
     """Tenants, keys and the GPU registry over one psycopg connection (serialised)."""
 
     def __init__(self, dsn: str) -> None:
-        import psycopg
-
         self._conn = psycopg.connect(dsn, autocommit=True)
         self._lock = threading.Lock()
         self._seen_gpus: dict[tuple[str, GpuRecord], float] = {}  # registry upsert cache
@@ -103,10 +105,15 @@ class TenantStore:
 
     # ---------------------------------------------------------------- tenants and keys
     def create_tenant(self, name: str) -> Tenant:
+        """A new tenant; :class:`~axonize_backend.errors.TenantExists` if the name is taken
+        (the table's unique constraint decides, so two requests racing cannot both win)."""
         tid = str(uuidlib.uuid4())
-        rows = self._run(
-            "INSERT INTO tenants (id, name) VALUES (%s, %s) RETURNING created_at", (tid, name)
-        )
+        try:
+            rows = self._run(
+                "INSERT INTO tenants (id, name) VALUES (%s, %s) RETURNING created_at", (tid, name)
+            )
+        except pg_errors.UniqueViolation:
+            raise TenantExists(f"tenant {name!r} exists") from None
         return Tenant(tid, name, rows[0][0])
 
     def tenants(self) -> list[Tenant]:
