@@ -555,6 +555,9 @@ def test_cli_creates_tenants_and_keys_beside_a_running_server(server: Server) ->
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     tenant_id = done.stdout.strip()
+    again = subprocess.run([*cli, "create-tenant", "cli-co", *data], capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 1 and "tenant 'cli-co' exists" in again.stderr
     done = subprocess.run([*cli, "create-key", tenant_id, *data], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
