@@ -500,27 +500,36 @@ def test_a_tenant_name_in_use_is_a_conflict(server: Server) -> None:
 
 def test_concurrent_creates_of_one_tenant_name_make_one_tenant(server: Server) -> None:
     """Requests racing to create the same tenant: exactly one wins (201), every other one gets
-    409 with a problem document, none a 500."""
+    409 with a problem document, none a 500 (several rounds, to make the race likely)."""
     from concurrent.futures import ThreadPoolExecutor
 
     admin = {"authorization": f"Bearer {ADMIN}"}
-    start = threading.Barrier(8)
+    n = 8
+    clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(n)]
+    try:
+        for round_ in range(5):
+            name = f"racing-{round_}"
+            start = threading.Barrier(n)
 
-    def create(_: int) -> httpx.Response:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            start.wait()
-            return client.post("/api/v1/admin/tenants", json={"name": "racing"}, headers=admin)
+            def create(client: httpx.Client, name: str = name,
+                       start: threading.Barrier = start) -> httpx.Response:
+                start.wait()
+                return client.post("/api/v1/admin/tenants", json={"name": name}, headers=admin)
 
-    with ThreadPoolExecutor(8) as pool:
-        responses = list(pool.map(create, range(8)))
-    assert sorted(r.status_code for r in responses) == [201] + [409] * 7, [
-        r.text for r in responses]
-    for r in responses:
-        if r.status_code == 409:
-            assert r.headers["content-type"].startswith("application/problem+json")
-            assert r.json()["status"] == 409
-    names = [t["name"] for t in server.http.get("/api/v1/admin/tenants", headers=admin).json()]
-    assert names.count("racing") == 1
+            with ThreadPoolExecutor(n) as pool:
+                responses = list(pool.map(create, clients))
+            assert sorted(r.status_code for r in responses) == [201] + [409] * (n - 1), [
+                r.text for r in responses]
+            for r in responses:
+                if r.status_code == 409:
+                    assert r.headers["content-type"].startswith("application/problem+json")
+                    assert r.json()["status"] == 409
+            names = [t["name"] for t in
+                     server.http.get("/api/v1/admin/tenants", headers=admin).json()]
+            assert names.count(name) == 1
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_health_readiness_and_openapi(server: Server) -> None:
