@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from axonize_backend.config import ServerConfig, default_data_dir
+from axonize_backend.errors import TenantExists
 
 if TYPE_CHECKING:
     from axonize_backend.tenants import TenantStore
@@ -153,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     store = _tenants(cfg)
     try:
         if args.command == "create-tenant":
-            print(store.create_tenant(args.name).id)
+            try:
+                print(store.create_tenant(args.name).id)
+            except TenantExists as exc:
+                print(f"axonize-server: {exc}", file=sys.stderr)
+                return 1
             return 0
         if store.tenant(args.tenant_id) is None:
             print(f"axonize-server: no tenant {args.tenant_id}", file=sys.stderr)

@@ -14,7 +14,8 @@ import grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
-from axonize_backend.service import Backend, BadRequest, Overloaded, Unauthorized
+from axonize_backend.errors import BadRequest, Overloaded, Unauthorized
+from axonize_backend.service import Backend
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"

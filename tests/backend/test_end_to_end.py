@@ -481,6 +481,57 @@ def test_admin_needs_the_admin_key_and_validates(server: Server) -> None:
     assert "dup" in names
 
 
+def test_a_tenant_name_in_use_is_a_conflict(server: Server) -> None:
+    """A second tenant of the same name (after trimming) is refused with 409 and a problem
+    document; the first stays the only one of that name."""
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    first = server.http.post("/api/v1/admin/tenants", json={"name": "twice"}, headers=admin)
+    assert first.status_code == 201, first.text
+    again = server.http.post("/api/v1/admin/tenants", json={"name": " twice "}, headers=admin)
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith("application/problem+json")
+    problem = again.json()
+    assert (problem["status"], problem["title"]) == (409, "Conflict")
+    assert "twice" in problem["detail"]
+    assert problem["instance"] == "/api/v1/admin/tenants"
+    names = [t["name"] for t in server.http.get("/api/v1/admin/tenants", headers=admin).json()]
+    assert names.count("twice") == 1
+
+
+def test_concurrent_creates_of_one_tenant_name_make_one_tenant(server: Server) -> None:
+    """Requests racing to create the same tenant: exactly one wins (201), every other one gets
+    409 with a problem document, none a 500 (several rounds, to make the race likely)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    n = 8
+    clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(n)]
+    try:
+        for round_ in range(5):
+            name = f"racing-{round_}"
+            start = threading.Barrier(n)
+
+            def create(client: httpx.Client, name: str = name,
+                       start: threading.Barrier = start) -> httpx.Response:
+                start.wait()
+                return client.post("/api/v1/admin/tenants", json={"name": name}, headers=admin)
+
+            with ThreadPoolExecutor(n) as pool:
+                responses = list(pool.map(create, clients))
+            assert sorted(r.status_code for r in responses) == [201] + [409] * (n - 1), [
+                r.text for r in responses]
+            for r in responses:
+                if r.status_code == 409:
+                    assert r.headers["content-type"].startswith("application/problem+json")
+                    assert r.json()["status"] == 409
+            names = [t["name"] for t in
+                     server.http.get("/api/v1/admin/tenants", headers=admin).json()]
+            assert names.count(name) == 1
+    finally:
+        for client in clients:
+            client.close()
+
+
 def test_health_readiness_and_openapi(server: Server) -> None:
     assert server.http.get("/healthz").json() == {"status": "ok", "stores": {}}
     assert server.http.get("/readyz").json()["stores"] == {"clickhouse": True,
@@ -494,12 +545,9 @@ def test_restart_loses_no_acknowledged_span(server: Server) -> None:
     _, key = server.tenant("restart")
     send_with_sdk(server, key, "before-restart", n_traces=3)
     server.backend.spans.close()
-    from axonize_backend.spans import ChdbSpanStore, ServerSpanStore
+    from axonize_backend.spans import SpanStore
 
-    url = server.config.clickhouse_url
-    server.backend.spans = (ServerSpanStore(url, server.config.ttl_days) if url else
-                            ChdbSpanStore(server.config.data_dir / "clickhouse",
-                                          server.config.ttl_days))
+    server.backend.spans = SpanStore.open(server.config)  # chDB, or the configured server
     assert server.backend.spans.migrate() == []  # nothing re-applied
     assert len(api(server, key, "/api/v1/traces").json()["traces"]) == 3
 
@@ -516,6 +564,9 @@ def test_cli_creates_tenants_and_keys_beside_a_running_server(server: Server) ->
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     tenant_id = done.stdout.strip()
+    again = subprocess.run([*cli, "create-tenant", "cli-co", *data], capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 1 and "tenant 'cli-co' exists" in again.stderr
     done = subprocess.run([*cli, "create-key", tenant_id, *data], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
