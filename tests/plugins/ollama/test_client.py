@@ -388,12 +388,12 @@ def test_server_errors_mark_the_span_and_reach_the_caller(
     error = {**base("chat", model, server.port), "http.response.status_code": status,
              "error.type": "ollama._types.ResponseError"}
     assert traced_ollama.spans_as_dicts() == [
-        client_span(f"chat {model}", error, times=(ms(0), ms(1)),
-                    **failed(caught.value, "ollama._types.ResponseError", ms(2))),
+        client_span(f"chat {model}", error, times=(ms(0), ms(2)),
+                    **failed(caught.value, "ollama._types.ResponseError", ms(1))),
         client_span(f"chat {model}", {**error, "ai.llm.stream": True,
                                       "ai.llm.stream.end": "error"},
-                    n=2, times=(ms(4), ms(5)),
-                    **failed(caught_stream.value, "ollama._types.ResponseError", ms(6))),
+                    n=2, times=(ms(4), ms(6)),
+                    **failed(caught_stream.value, "ollama._types.ResponseError", ms(5))),
     ]
 
 
@@ -411,8 +411,8 @@ def test_an_error_in_the_middle_of_a_stream(traced_ollama: Capture,
         "ai.llm.stream": True, "ai.llm.stream.end": "error",
         "error.type": "ollama._types.ResponseError",
         "ai.llm.ttft_ms": 2.0, "ai.llm.token_gap_ms.max": 2.0,
-        "ai.llm.tokens_per_second": 500.0, "ai.llm.tpot_ms": 2.0,
-    }, times=(ms(1), ms(5)), **failed(caught.value, "ollama._types.ResponseError", ms(6)))]
+        "ai.llm.tokens_per_second": 400.0, "ai.llm.tpot_ms": 3.0,
+    }, times=(ms(1), ms(6)), **failed(caught.value, "ollama._types.ResponseError", ms(5)))]
 
 
 def test_connection_refused_and_timeouts_reach_the_caller(traced_ollama: Capture,
@@ -430,11 +430,11 @@ def test_connection_refused_and_timeouts_reach_the_caller(traced_ollama: Capture
     assert traced_ollama.spans_as_dicts() == [
         client_span("chat tiny-llama", {**base("chat", "tiny-llama", port),
                                         "error.type": refused_type},
-                    times=(ms(0), ms(1)), **failed(refused.value, refused_type, ms(2))),
+                    times=(ms(0), ms(2)), **failed(refused.value, refused_type, ms(1))),
         client_span("chat stall", {**base("chat", "stall", server.port),
                                    "error.type": "httpx.ReadTimeout"},
-                    n=2, times=(ms(3), ms(4)),
-                    **failed(timed_out.value, "httpx.ReadTimeout", ms(5))),
+                    n=2, times=(ms(3), ms(5)),
+                    **failed(timed_out.value, "httpx.ReadTimeout", ms(4))),
     ]
 
 

@@ -229,7 +229,7 @@ def test_errors_mark_the_span_and_reach_the_caller_unchanged(
     assert one_span(hf) == {
         "name": "generate tiny-llama", "kind": "INTERNAL",
         "trace_id": 1, "span_id": 1, "parent_span_id": None,
-        "start_time": 1_000_000_000, "end_time": 1_001_000_000,
+        "start_time": 1_000_000_000, "end_time": 1_002_000_000,
         "attributes": {
             "ai.operation.name": "text_completion", "gen_ai.operation.name": "text_completion",
             "ai.model.name": "tiny-llama", "gen_ai.request.model": "tiny-llama",
@@ -243,7 +243,7 @@ def test_errors_mark_the_span_and_reach_the_caller_unchanged(
             "error.type": "ValueError",
         },
         "status": {"code": "ERROR", "message": f"ValueError: {message}"},
-        "events": [{"name": "exception", "time": 1_002_000_000, "attributes": {
+        "events": [{"name": "exception", "time": 1_001_000_000, "attributes": {
             "exception.type": "ValueError", "exception.message": message,
             "exception.stacktrace": f"ValueError: {message}".splitlines()[-1]}}],
     }
