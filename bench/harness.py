@@ -82,7 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--readme", metavar="FILE",
                         help="rewrite the table between the <!-- BEGIN BENCH --> and "
                              "<!-- END BENCH --> markers of FILE (e.g. README.md) with the "
-                             "figures; not written when a group failed")
+                             "figures (with --only: only the rows of the figures measured, the "
+                             "others kept); not written when a group failed")
     args = parser.parse_args(argv)
     if args.readme and args.smoke:
         parser.error("--readme with --smoke would publish figures that mean nothing")
@@ -141,5 +142,5 @@ def main(argv: list[str] | None = None) -> int:
                                                  if args.readme else ""), file=sys.stderr)
         return 1
     if args.readme:
-        write_readme(args.readme, figures)
+        write_readme(args.readme, figures, keep_others=args.only is not None)
     return 0

@@ -26,23 +26,38 @@ def print_table(figures: list[Figure]) -> None:
             print(f"{'':<26}{'':>14}{'':>14}{'':>9}  ({f.note})")
 
 
-def write_readme(path: str, figures: list[Figure]) -> None:
-    """Replace what lies between the BENCH markers of ``path`` with the figures' table."""
-    rows = ["| Figure | Axonize | Baseline | Ratio | Target | Baseline is |",
-            "| --- | --- | --- | --- | --- | --- |"]
-    for f in figures:
-        ratio = "" if f.ratio != f.ratio else f"{f.ratio:.1f}x"
-        note = f" ({f.note})" if f.note else ""
-        rows.append(f"| `{f.name}` | {_fmt(f.axonize, f.unit)} | {_fmt(f.baseline, f.unit)} | "
-                    f"{ratio} | {f.target} | {f.baseline_name}{note} |")
+def write_readme(path: str, figures: list[Figure], keep_others: bool = False) -> None:
+    """Replace the table between the BENCH markers of ``path`` with the figures' table; with
+    ``keep_others``, replace only the rows of these figures and keep the other rows."""
+    rows = {f.name: _row(f) for f in figures}
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{path} has no {BEGIN.strip()} ... {END.strip()} markers")
     head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
+    table, _, tail = rest.partition(END)
+    lines = [_HEADER, _RULE, *rows.values()]
+    if keep_others:
+        old = [line for line in table.splitlines() if line.startswith("| `")]
+        kept = [rows.pop(_row_name(line), line) for line in old]
+        lines = [_HEADER, _RULE, *kept, *rows.values()]
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(head + BEGIN + "\n".join(rows) + "\n" + END + tail)
+        fh.write(head + BEGIN + "\n".join(lines) + "\n" + END + tail)
+
+
+_HEADER = "| Figure | Axonize | Baseline | Ratio | Target | Baseline is |"
+_RULE = "| --- | --- | --- | --- | --- | --- |"
+
+
+def _row(f: Figure) -> str:
+    ratio = "" if f.ratio != f.ratio else f"{f.ratio:.1f}x"
+    note = f" ({f.note})" if f.note else ""
+    return (f"| `{f.name}` | {_fmt(f.axonize, f.unit)} | {_fmt(f.baseline, f.unit)} | "
+            f"{ratio} | {f.target} | {f.baseline_name}{note} |")
+
+
+def _row_name(line: str) -> str:
+    return line.split("`", 2)[1]
 
 
 def write_json(path: str, figures: list[Figure]) -> None:
