@@ -16,7 +16,7 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_oldest", "bench_smoke"]
 
 PYTHON = "3.11"
 TORCH = "torch==2.13.0"
@@ -82,16 +82,30 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure every README figure against its baseline in the same run.
+    """Measure every README figure against its baseline in the same run (``python -m bench``).
 
-    ``nox -s bench -- --json out.json`` also writes the figures as JSON;
-    ``nox -s bench -- --quick`` runs fewer trials.
+    ``nox -s bench -- --json out.json`` also writes the figures as JSON, ``-- --readme
+    README.md`` rewrites the README's table, ``-- --only ollama`` runs one figure group,
+    ``-- --quick`` takes fewer trials, ``-- --smoke`` runs every group at tiny sizes (CI);
+    ``-- --help`` explains each option and lists the groups.
     """
+    _install_bench(session)
+    session.run("python", "-m", "bench", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
+@nox.session(python=PYTHON)
+def bench_smoke(session: nox.Session) -> None:
+    """Every bench group end to end at tiny sizes, no timing asserted: the bench cannot rot
+    (part of what CI runs)."""
+    _install_bench(session)
+    session.run("python", "-m", "bench", "--smoke", env={"HF_HUB_OFFLINE": "1"})
+
+
+def _install_bench(session: nox.Session) -> None:
     constraint = install_torch(session)
     # The peer the Ollama figures are compared with: a bench-only dependency.
-    session.install(*constraint, "-e", ".[test,transformers,ollama]",
+    session.install(*constraint, "-e", ".[test,transformers,ollama,backend]", "-e", "testsupport",
                     "opentelemetry-instrumentation-ollama")
-    session.run("python", "bench/run.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
 @contextlib.contextmanager

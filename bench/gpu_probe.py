@@ -33,7 +33,7 @@ def main() -> int:
         t0 = time.perf_counter()
         sample = backend.sample(d, time.time_ns())
         print(f"sample {d.uuid}: {sample} ({(time.perf_counter() - t0) * 1e6:.0f} us)")
-    calls = {}
+    calls: dict[str, float] = {}
     handle = lib.nvmlDeviceGetHandleByIndex(0)
     for name, fn in (("memory", lambda: lib.nvmlDeviceGetMemoryInfo(handle)),
                      ("utilization", lambda: lib.nvmlDeviceGetUtilizationRates(handle)),
@@ -42,7 +42,7 @@ def main() -> int:
                      ("energy", lambda: lib.nvmlDeviceGetTotalEnergyConsumption(handle))):
         t0 = time.perf_counter()
         for _ in range(200):
-            fn()
+            fn()  # type: ignore[no-untyped-call]
         calls[name] = (time.perf_counter() - t0) / 200 * 1e6
     print("NVML call us:", {k: round(v, 1) for k, v in calls.items()})
     profiler.start()
