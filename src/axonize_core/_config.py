@@ -67,9 +67,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_queue_size", "AXONIZE_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE", "131072",
             "Finished spans held while waiting for export; beyond it the oldest are dropped "
             "and counted in `axonize.spans.dropped`."),
-    Setting("max_queue_bytes", "AXONIZE_MAX_QUEUE_BYTES", "", "67108864",
-            "Memory the buffered spans may hold (64 MiB), as estimated from the spans seen; "
-            "beyond it the oldest are dropped and counted, like past `max_queue_size`."),
+    Setting("max_queue_bytes", "AXONIZE_MAX_QUEUE_BYTES", "", "58720256",
+            "Memory the buffered spans may hold (56 MiB: with the batch in flight and the "
+            "allocator's slack, a process stays under 64 MB), as estimated from the spans the "
+            "exporter sees; beyond it the oldest are dropped and counted, as past "
+            "`max_queue_size`."),
     Setting("metrics_interval_ms", "AXONIZE_METRICS_INTERVAL_MS", "OTEL_METRIC_EXPORT_INTERVAL",
             "60000", "How often the GenAI histograms are exported (also on flush and shutdown)."),
     Setting("metrics", "AXONIZE_METRICS", "", "true",
@@ -140,7 +142,7 @@ class Config:
     batch_size: int = 512
     flush_interval_ms: int = 5_000
     max_queue_size: int = 131_072
-    max_queue_bytes: int = 64 * 1024 * 1024
+    max_queue_bytes: int = 56 * 1024 * 1024
     metrics_interval_ms: int = 60_000
     metrics: bool = True
     sample_rate: float = 1.0
