@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from opentelemetry import context as _otel_context
 
 from axonize_core import _state
+from axonize_core._span import _OTEL
 
 if TYPE_CHECKING:
     from axonize_core._span import Span
@@ -48,17 +49,7 @@ class TraceContext:
 
     def run(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``fn(*args, **kwargs)`` under this context; the caller's is restored after."""
-        token = CURRENT.set(self.span)
-        otel = self.otel
-        otel_token = None
-        if otel is not None or _otel_get_current():
-            otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if otel_token is not None:
-                _otel_detach(otel_token)
-            _reset(token)
+        return run_in(self.span, self.otel, fn, *args, **kwargs)
 
     def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
         """``fn`` as a callable that runs under this context wherever it is called."""
@@ -79,13 +70,36 @@ def _reset(token: Token[Span | None]) -> None:
         pass
 
 
+def otel_now() -> _otel_context.Context | None:
+    """OTel's current context where Axonize's spans read it (an OTel tracer provider is
+    installed) and it holds something; else None."""
+    if _OTEL._TRACER_PROVIDER is None:
+        return None
+    return _otel_get_current() or None
+
+
+def run_in(span: Span | None, otel: _otel_context.Context | None, fn: Callable[P, R], /,
+           *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(*args, **kwargs)`` with ``span`` current and ``otel`` attached (None: empty)."""
+    token = CURRENT.set(span)
+    otel_token = None
+    if otel is not None or otel_now() is not None:
+        otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if otel_token is not None:
+            _otel_detach(otel_token)
+        _reset(token)
+
+
 def capture() -> TraceContext | None:
     """What is current, or None when no span and no OTel context is (nothing to carry)."""
     span = CURRENT.get()
-    otel = _otel_get_current()
-    if span is None and not otel:
+    otel = otel_now()
+    if span is None and otel is None:
         return None
-    return TraceContext(span, otel or None)
+    return TraceContext(span, otel)
 
 
 def context() -> TraceContext:
@@ -118,7 +132,7 @@ class attach:  # lower case: used as a function, ``with axonize.attach(ctx):``
         ctx = self._ctx
         self._token = CURRENT.set(ctx.span)
         otel = ctx.otel
-        if otel is not None or _otel_get_current():
+        if otel is not None or otel_now() is not None:
             try:
                 self._otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
             except Exception:

@@ -10,23 +10,30 @@
   submitted later with no span current has no parent.  The pool's worker threads, started
   inside ``submit``, carry nothing.
 
-With no span current either patch only reads two context variables and calls the original with
-the very same arguments.  Nothing here may raise into the caller: a failure falls back to the
-original behaviour and is logged once at debug level.
+With no span current (and no OTel tracer provider installed) either patch reads one context
+variable and calls the original with the very same arguments.  Nothing here may raise into the
+caller: a failure falls back to the original behaviour and is logged once at debug level.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-from axonize_core._carry import TraceContext, capture
+from axonize_core import _state
+from axonize_core._carry import otel_now, run_in
 from axonize_core._log import debug_once
+from axonize_core._span import _OTEL
+
+if TYPE_CHECKING:
+    from axonize_core._span import Span
+
+CURRENT = _state.CURRENT
 
 # What ``install`` found (the originals, or whatever another tool put there first).
 _ORIGINAL_START: Callable[[threading.Thread], None] = threading.Thread.start
@@ -35,9 +42,10 @@ _ORIGINAL_SUBMIT: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
 _IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
 
 
-def _run_thread(thread: threading.Thread, ctx: TraceContext, run: Callable[[], Any]) -> None:
+def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
+                run: Callable[[], Any]) -> None:
     try:
-        ctx.run(run)
+        run_in(span, otel, run)
     finally:
         # Drop the carried context with the thread's end (the Thread object may live on).
         try:
@@ -48,16 +56,18 @@ def _run_thread(thread: threading.Thread, ctx: TraceContext, run: Callable[[], A
 
 
 def _start(self: threading.Thread) -> None:
-    ctx = capture()
-    if ctx is not None:
-        try:
-            if not _IN_SUBMIT.get():
-                self.run = functools.partial(  # type: ignore[method-assign]
-                    _run_thread, self, ctx, self.run)
-        except Exception:
-            debug_once("thread-start", "axonize: could not carry the context into a thread",
-                       exc_info=True)
-    _ORIGINAL_START(self)
+    span = CURRENT.get()
+    if span is None and _OTEL._TRACER_PROVIDER is None:  # nothing to carry: as if unpatched
+        return _ORIGINAL_START(self)
+    try:
+        otel = otel_now()
+        if (span is not None or otel is not None) and not _IN_SUBMIT.get():
+            self.run = partial(  # type: ignore[method-assign]
+                _run_thread, self, span, otel, self.run)
+    except Exception:
+        debug_once("thread-start", "axonize: could not carry the context into a thread",
+                   exc_info=True)
+    return _ORIGINAL_START(self)
 
 
 _start.__doc__ = _ORIGINAL_START.__doc__
@@ -67,15 +77,21 @@ _start.__qualname__ = "Thread.start"
 
 def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
             **kwargs: Any) -> Future[Any]:
-    ctx = capture()
-    if ctx is None or _foreign(self):
+    span = CURRENT.get()
+    if span is None and _OTEL._TRACER_PROVIDER is None:  # nothing to carry: as if unpatched
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     try:
-        carried = functools.partial(ctx.run, fn)
-        token = _IN_SUBMIT.set(True)
+        otel = otel_now()
+        if (span is None and otel is None) or (_FOREIGN and isinstance(self, _FOREIGN)):
+            carried = None
+        else:
+            carried = partial(run_in, span, otel, fn)
+            token = _IN_SUBMIT.set(True)
     except Exception:
         debug_once("executor-submit", "axonize: could not carry the context into a task",
                    exc_info=True)
+        carried = None
+    if carried is None:
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     try:
         return _ORIGINAL_SUBMIT(self, carried, *args, **kwargs)
@@ -92,10 +108,6 @@ _submit.__qualname__ = "ThreadPoolExecutor.submit"
 _FOREIGN: tuple[type, ...] = tuple(
     cls for cls in (getattr(concurrent.futures, "InterpreterPoolExecutor", None),)
     if isinstance(cls, type))
-
-
-def _foreign(executor: ThreadPoolExecutor) -> bool:
-    return bool(_FOREIGN) and isinstance(executor, _FOREIGN)
 
 
 def installed() -> bool:
