@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from axonize_core._span import Span
 
 CURRENT = _state.CURRENT
+_NOTHING = object()
 
 # What ``install`` found (the originals, or whatever another tool put there first).
 _ORIGINAL_START: Callable[[threading.Thread], None] = threading.Thread.start
@@ -59,15 +60,29 @@ def _start(self: threading.Thread) -> None:
     span = CURRENT.get()
     if span is None and _OTEL._TRACER_PROVIDER is None:  # nothing to carry: as if unpatched
         return _ORIGINAL_START(self)
+    previous: Any = _NOTHING
     try:
         otel = otel_now()
         if (span is not None or otel is not None) and not _IN_SUBMIT.get():
+            previous = self.__dict__.get("run", None)
             self.run = partial(  # type: ignore[method-assign]
                 _run_thread, self, span, otel, self.run)
     except Exception:
         debug_once("thread-start", "axonize: could not carry the context into a thread",
                    exc_info=True)
-    return _ORIGINAL_START(self)
+    if previous is _NOTHING:
+        return _ORIGINAL_START(self)
+    try:
+        return _ORIGINAL_START(self)
+    except BaseException:  # not started (started twice, no thread left): leave it as it was
+        try:
+            if previous is None:
+                self.__dict__.pop("run", None)
+            else:
+                self.run = previous  # type: ignore[method-assign]
+        except Exception:
+            pass
+        raise
 
 
 _start.__doc__ = _ORIGINAL_START.__doc__

@@ -168,6 +168,16 @@ def test_a_thread_whose_run_cannot_be_replaced_still_runs(traced: GrpcSink) -> N
     assert ran.is_set()
 
 
+def test_a_thread_started_twice_fails_as_it_would_and_keeps_nothing(traced: GrpcSink) -> None:
+    with axonize.span("request"):
+        t = threading.Thread(target=work("once"))
+        t.start()
+        t.join()
+        with pytest.raises(RuntimeError, match="only be started once"):
+            t.start()
+    assert "run" not in t.__dict__  # no context left on the Thread object
+
+
 def test_a_thread_follows_its_requests_sampling_decision(sink: GrpcSink) -> None:
     axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, sample_rate=0.5)
     for i in range(40):
