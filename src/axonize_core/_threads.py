@@ -26,7 +26,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from axonize_core import _state
-from axonize_core._carry import otel_now, run_in
+from axonize_core._carry import _otel_attach, otel_now, run_in
 from axonize_core._log import debug_once
 from axonize_core._span import _OTEL
 
@@ -45,15 +45,15 @@ _IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
 
 def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
                 run: Callable[[], Any]) -> None:
+    """The carried ``run``: a new thread's context is empty, so there is nothing to restore."""
+    CURRENT.set(span)
+    if otel is not None:
+        _otel_attach(otel)
     try:
-        run_in(span, otel, run)
+        run()
     finally:
         # Drop the carried context with the thread's end (the Thread object may live on).
-        try:
-            if thread.__dict__.get("run") is not None:
-                del thread.__dict__["run"]
-        except Exception:
-            pass
+        thread.__dict__.pop("run", None)
 
 
 def _start(self: threading.Thread) -> None:
