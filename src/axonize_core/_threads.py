@@ -46,9 +46,13 @@ _IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
 def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
                 run: Callable[[], Any]) -> None:
     """The carried ``run``: a new thread's context is empty, so there is nothing to restore."""
-    CURRENT.set(span)
-    if otel is not None:
-        _otel_attach(otel)
+    try:
+        CURRENT.set(span)
+        if otel is not None:
+            _otel_attach(otel)
+    except Exception:
+        debug_once("thread-run", "axonize: could not carry the context into a thread",
+                   exc_info=True)
     try:
         run()
     finally:
@@ -58,7 +62,7 @@ def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
 
 def _start(self: threading.Thread) -> None:
     span = CURRENT.get()
-    if span is None and _OTEL._TRACER_PROVIDER is None:  # nothing to carry: as if unpatched
+    if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
         return _ORIGINAL_START(self)
     previous: Any = _NOTHING
     try:
@@ -93,7 +97,7 @@ _start.__qualname__ = "Thread.start"
 def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
             **kwargs: Any) -> Future[Any]:
     span = CURRENT.get()
-    if span is None and _OTEL._TRACER_PROVIDER is None:  # nothing to carry: as if unpatched
+    if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     try:
         otel = otel_now()
@@ -126,30 +130,48 @@ _FOREIGN: tuple[type, ...] = tuple(
 
 
 def installed() -> bool:
-    """Whether the thread hooks are in place."""
-    return threading.Thread.__dict__.get("start") is _start
+    """Whether the thread hooks are on."""
+    return _hooks.on
+
+
+class _Hooks:
+    """``on``: the hooks carry context; ``start``/``submit``: our function is in the method's
+    chain (it stays there, switched off, when another tool has wrapped it over ours)."""
+
+    __slots__ = ("on", "start", "submit")
+
+    def __init__(self) -> None:
+        self.on = self.start = self.submit = False
+
+
+_hooks = _Hooks()
 
 
 def install() -> None:
     """Patch ``Thread.start`` and ``ThreadPoolExecutor.submit`` (idempotent)."""
     global _ORIGINAL_START, _ORIGINAL_SUBMIT
     try:
-        start = threading.Thread.start
-        if start is not _start:
-            _ORIGINAL_START = start
+        if not _hooks.start:
+            _ORIGINAL_START = threading.Thread.start
             threading.Thread.start = _start  # type: ignore[method-assign]
-        submit = ThreadPoolExecutor.submit
-        if submit is not _submit:
-            _ORIGINAL_SUBMIT = submit
+            _hooks.start = True
+        if not _hooks.submit:
+            _ORIGINAL_SUBMIT = ThreadPoolExecutor.submit
             ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign, assignment]
+            _hooks.submit = True
+        _hooks.on = True
     except Exception:
         debug_once("threads-install", "axonize: could not install the thread hooks",
                    exc_info=True)
 
 
 def uninstall() -> None:
-    """Restore both methods (a patch someone applied over ours is left in place)."""
+    """Restore both methods.  If another tool has wrapped one over ours, ours stays in its
+    chain but carries nothing."""
+    _hooks.on = False
     if threading.Thread.__dict__.get("start") is _start:
         threading.Thread.start = _ORIGINAL_START  # type: ignore[method-assign, assignment]
+        _hooks.start = False
     if ThreadPoolExecutor.__dict__.get("submit") is _submit:
         ThreadPoolExecutor.submit = _ORIGINAL_SUBMIT  # type: ignore[method-assign]
+        _hooks.submit = False

@@ -153,6 +153,37 @@ def test_shutdown_restores_threading(sink: GrpcSink) -> None:
     assert ThreadPoolExecutor.submit is original_submit
 
 
+def test_a_tool_wrapping_over_the_hook_survives_switching_it_off_and_on(sink: GrpcSink) -> None:
+    original = threading.Thread.start
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
+    ours = threading.Thread.start
+    wrapped: list[threading.Thread] = []
+    started: list[threading.Thread] = []
+
+    def other_tool(self: threading.Thread) -> None:  # e.g. another instrumentation
+        wrapped.append(self)
+        ours(self)
+
+    threading.Thread.start = other_tool  # type: ignore[method-assign]
+    try:
+        for setting in (False, True):
+            axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, thread_context=setting)
+            with axonize.span(f"request {setting}"):
+                t = threading.Thread(target=work(f"thread {setting}"))
+                started.append(t)
+                t.start()
+                t.join()
+    finally:
+        threading.Thread.start = ours  # type: ignore[method-assign]
+    axonize.flush(5)
+    spans = by_name(sink.wait_for_spans(4))
+    assert spans["thread False"].parent_span_id == NO_PARENT
+    assert spans["thread True"].parent_span_id == spans["request True"].span_id
+    assert all(t in wrapped for t in started)  # the other tool's wrapper kept working
+    axonize.shutdown(5)
+    assert threading.Thread.start is original
+
+
 def test_a_thread_whose_run_cannot_be_replaced_still_runs(traced: GrpcSink) -> None:
     ran = threading.Event()
 
