@@ -3,6 +3,7 @@ trace, on real tiny models."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 from axonize_testsupport import tiny_models  # noqa: E402
 from axonize_testsupport.otlp_sink import GrpcSink, attrs, by_name  # noqa: E402
 from axonize_transformers import TransformersInstrumentor  # noqa: E402
-from transformers import TextIteratorStreamer  # noqa: E402
+from transformers import AsyncTextIteratorStreamer, TextIteratorStreamer  # noqa: E402
 
 import axonize  # noqa: E402
 
@@ -151,6 +152,29 @@ def test_executor_fan_out_gives_each_generate_its_own_child_span(
     (after,) = [s for s in generates if s.parent_span_id == NO_PARENT]
     assert attrs(after.attributes)["ai.llm.tokens.output"] == 3
     assert after.trace_id != request.trace_id
+
+
+def test_async_streamer_with_generate_in_to_thread(hf: GrpcSink, gpt2: tuple[Any, Any]) -> None:
+    model, tok = gpt2
+    enc = tok("hello world", return_tensors="pt")
+
+    async def handler() -> str:
+        streamer = AsyncTextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+        with axonize.span("request"):
+            task = asyncio.create_task(asyncio.to_thread(
+                model.generate, **enc, streamer=streamer, max_new_tokens=5, min_new_tokens=5,
+                **no_eos(model)))
+            text = "".join([chunk async for chunk in streamer])
+            await task
+        return text
+
+    assert asyncio.run(handler())
+    axonize.flush(10)
+    spans = by_name(hf.wait_for_spans(2))
+    generate, request = spans["generate tiny-gpt2"], spans["request"]
+    assert generate.parent_span_id == request.span_id
+    assert generate.end_time_unix_nano <= request.end_time_unix_nano
+    assert attrs(generate.attributes)["ai.llm.tokens.output"] == 5
 
 
 def test_switched_off_the_generate_thread_starts_its_own_trace(
