@@ -14,6 +14,7 @@ from axonize_core.instrumentation import (
     semconv,
 )
 from axonize_transformers._scope import SCOPE
+from axonize_transformers._streamer import StreamerTap
 
 _IN_GENERATE: ContextVar[bool] = ContextVar("axonize_in_generate", default=False)
 _DECODING = (
@@ -46,11 +47,13 @@ def traced_generate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             return output
     finally:
         _IN_GENERATE.reset(token)
+        if call.tap is not None:
+            call.tap.release()  # the caller's streamer ends after the span
 
 
 class _GenerateCall:
     __slots__ = ("args", "criteria", "eos", "input_len", "is_encoder_decoder", "kwargs",
-                 "max_new_tokens", "pad", "span")
+                 "max_new_tokens", "pad", "span", "tap")
 
     def __init__(self, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         config = model.config
@@ -90,8 +93,12 @@ class _GenerateCall:
             if key in _SAMPLING_ONLY and not sampling:
                 continue  # greedy and beam search ignore them (their defaults differ by version)
             attrs[attr] = value
-        if kwargs.get("streamer") is not None:
+        self.tap: StreamerTap | None = None
+        streamer = kwargs.get("streamer")
+        if streamer is not None:
             attrs[semconv.AI_LLM_STREAM] = True
+            self.tap = StreamerTap(streamer, span)
+            kwargs = {**kwargs, "streamer": self.tap}
         span.set_attributes(attrs)
         devices = _accelerators(model)
         if devices:
@@ -222,8 +229,8 @@ def _first_token_criteria_class() -> Any:
                 self._false: Any = None
 
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                if not self.steps:
-                    self.span.set_first_token_time()
+                if not self.steps and not self.span.first_token_ns:  # a streamer's put may
+                    self.span.set_first_token_time()                # have timed it already
                 self.steps += 1
                 false = self._false
                 if false is None or false.shape[0] != input_ids.shape[0] or (

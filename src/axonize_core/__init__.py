@@ -6,6 +6,7 @@ whose names start with ``_`` are private (``nox -s lint`` checks it).
 
 from __future__ import annotations
 
+from axonize_core._carry import TraceContext, attach, context
 from axonize_core._decorators import trace
 from axonize_core._runtime import (
     add_export_hook,
@@ -34,9 +35,12 @@ __all__ = [
     "Span",
     "SpanKind",
     "SpanStatus",
+    "TraceContext",
     "__version__",
     "add_export_hook",
+    "attach",
     "configured",
+    "context",
     "current_span",
     "flush",
     "init",

@@ -111,6 +111,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flush_on_sigterm", "AXONIZE_FLUSH_ON_SIGTERM", "", "true",
             "On SIGTERM with no handler of the program's own, flush (within "
             "`shutdown_timeout_ms`) before the process ends as it would have."),
+    Setting("thread_context", "AXONIZE_THREAD_CONTEXT", "", "true",
+            "A thread started, or a `ThreadPoolExecutor` task submitted, while a span is current "
+            "runs with that span as its parent ([threads.md](threads.md)); `false` leaves "
+            "`threading` and `concurrent.futures` untouched."),
     Setting("resource_attributes", "AXONIZE_RESOURCE_ATTRIBUTES", "OTEL_RESOURCE_ATTRIBUTES", "",
             "Extra resource attributes, `k1=v1,k2=v2`."),
     Setting("debug", "AXONIZE_DEBUG", "", "false",
@@ -163,6 +167,7 @@ class Config:
     debug: bool = False
     genai_conventions: str = "default"
     flush_on_sigterm: bool = True
+    thread_context: bool = True
 
     # ----------------------------------------------------------------- derived
     def resolved_endpoint(self) -> str:
@@ -334,6 +339,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "debug": _bool_kw,
     "genai_conventions": _genai_conventions,
     "flush_on_sigterm": _bool_kw,
+    "thread_context": _bool_kw,
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Config))
@@ -394,7 +400,7 @@ def _from_env(name: str, source: str, raw: str) -> Any:
     if name in ("headers", "resource_attributes"):
         return _parse_kv(raw)
     if name in ("insecure", "metrics", "disabled", "gpu_profiling", "capture_content", "debug",
-                "flush_on_sigterm"):
+                "flush_on_sigterm", "thread_context"):
         return _parse_bool(raw)
     return _PARSERS[name](raw)
 

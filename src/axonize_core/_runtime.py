@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from axonize_core import _signals
+from axonize_core import _signals, _threads
 from axonize_core._config import Config, load_config
 from axonize_core._log import debug_once, enable_debug, logger
 from axonize_core._metrics import GenAiMetrics
@@ -40,6 +40,7 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             enable_debug()
         RUNTIME.config = cfg
         if cfg.disabled:
+            _threads.uninstall()
             RECORDING.on = PIPELINE.fast = False
             PIPELINE.set_sink(_NullSink())
             return cfg
@@ -53,6 +54,7 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             # An exporter that cannot even be built (e.g. a bad certificate path) disables
             # tracing instead of breaking the program.
             logger.warning("axonize: tracing disabled: %s", exc)
+            _threads.uninstall()
             RECORDING.on = PIPELINE.fast = False
             PIPELINE.set_sink(_NullSink())
             return cfg
@@ -71,6 +73,10 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             _signals.install(shutdown, cfg.shutdown_timeout_ms / 1000)
         else:
             _signals.uninstall()
+        if cfg.thread_context:
+            _threads.install()
+        else:
+            _threads.uninstall()
         for hook in list(RUNTIME.init_hooks):
             try:
                 hook(cfg, proc)
@@ -95,6 +101,7 @@ def shutdown(timeout: float = 5.0) -> bool:
     """Flush within ``timeout`` s and stop tracing (spans become no-ops until ``init``)."""
     with _lock:
         _signals.uninstall()
+        _threads.uninstall()
         return _shutdown_locked(timeout)
 
 

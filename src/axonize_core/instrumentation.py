@@ -21,7 +21,9 @@ What a wrapper uses, all from this module:
 - :func:`log_internal_error`: report a failure of the plugin's own code once, at debug level
   (re-raised under ``AXONIZE_STRICT=1``), never into the user's code;
 - :mod:`semconv` for attribute names, :class:`SpanKind`, :class:`SpanStatus`, and
-  :func:`add_export_hook` for work on the exporter thread.
+  :func:`add_export_hook` for work on the exporter thread;
+- :func:`context` / :func:`attach` (:class:`TraceContext`): carry the current span to a thread
+  that no hook follows (threads and ``ThreadPoolExecutor`` tasks are followed already).
 
 Activation is lazy: :meth:`BaseInstrumentor.instrument` checks the installed framework version
 and then patches when the framework's module is imported (right away if it already is).  A
@@ -41,6 +43,7 @@ from typing import Any, ClassVar, cast
 import wrapt
 
 from axonize_core import _span, semconv
+from axonize_core._carry import TraceContext, attach, context
 from axonize_core._log import debug_once, logger
 from axonize_core._runtime import add_export_hook, configured, remove_export_hook
 from axonize_core._span import LlmSpan, Span, SpanKind, SpanStatus
@@ -269,10 +272,13 @@ __all__ = [
     "Span",
     "SpanKind",
     "SpanStatus",
+    "TraceContext",
     "add_export_hook",
+    "attach",
     "capture_content",
     "check_requirements",
     "content_capture_enabled",
+    "context",
     "is_tracing",
     "log_internal_error",
     "meter_async_stream",

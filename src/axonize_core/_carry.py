@@ -1,0 +1,156 @@
+"""Carrying the trace context by hand: ``axonize.context()`` and ``axonize.attach(...)``.
+
+A :class:`TraceContext` is what is current on the calling thread: Axonize's span and
+OpenTelemetry's context (which holds an OTel span, or the mirror of an Axonize span while an OTel
+tracer provider is installed, and baggage).  Nothing else of the caller's ``contextvars`` is
+carried: the work sees the caller's trace, not the caller's other state.  The thread hooks
+(``_threads``) use the same object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from opentelemetry import context as _otel_context
+
+from axonize_core import _state
+from axonize_core._span import _OTEL
+
+if TYPE_CHECKING:
+    from axonize_core._span import Span
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CURRENT = _state.CURRENT
+_otel_get_current = _otel_context.get_current
+_otel_attach = _otel_context.attach
+_otel_detach = _otel_context.detach
+_EMPTY_OTEL = _otel_context.Context()
+
+
+class TraceContext:
+    """The trace context captured by :func:`context`: run work under it on any thread.
+
+    ``ctx.run(fn, *args)`` calls ``fn`` with the captured span as the parent of the spans it
+    makes; ``ctx.wrap(fn)`` returns such a callable; ``with axonize.attach(ctx):`` does it for
+    a block.  The thread that runs it gets its own context back afterwards.
+    """
+
+    __slots__ = ("otel", "span")
+
+    def __init__(self, span: Span | None, otel: _otel_context.Context | None) -> None:
+        self.span = span
+        #: OTel's context, or None when it was empty (nothing to attach)
+        self.otel = otel
+
+    def run(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``fn(*args, **kwargs)`` under this context; the caller's is restored after."""
+        return run_in(self.span, self.otel, fn, *args, **kwargs)
+
+    def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """``fn`` as a callable that runs under this context wherever it is called."""
+
+        def carried(*args: P.args, **kwargs: P.kwargs) -> R:
+            return self.run(fn, *args, **kwargs)
+
+        return carried
+
+    def __repr__(self) -> str:
+        return f"<TraceContext span={self.span!r}>"
+
+
+def _reset(token: Token[Span | None]) -> None:
+    try:
+        CURRENT.reset(token)
+    except (ValueError, RuntimeError):
+        pass
+
+
+def otel_now() -> _otel_context.Context | None:
+    """OTel's current context where Axonize's spans read it (an OTel tracer provider is
+    installed) and it holds something; else None."""
+    if _OTEL._TRACER_PROVIDER is None:
+        return None
+    return _otel_get_current() or None
+
+
+def run_in(span: Span | None, otel: _otel_context.Context | None, fn: Callable[P, R], /,
+           *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(*args, **kwargs)`` with ``span`` current and ``otel`` attached (None: empty)."""
+    token = CURRENT.set(span)
+    otel_token = None
+    if otel is not None or otel_now() is not None:
+        otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if otel_token is not None:
+            _otel_detach(otel_token)
+        _reset(token)
+
+
+def capture() -> TraceContext | None:
+    """What is current, or None when no span and no OTel context is (nothing to carry)."""
+    span = CURRENT.get()
+    otel = otel_now()
+    if span is None and otel is None:
+        return None
+    return TraceContext(span, otel)
+
+
+def context() -> TraceContext:
+    """The current trace context, to carry by hand to work that no hook follows.
+
+    ::
+
+        ctx = axonize.context()            # where the request's span is current
+        ...
+        with axonize.attach(ctx):          # on the thread that does the work
+            model.generate(...)            # a child of the request's span
+    """
+    return capture() or TraceContext(None, None)
+
+
+class attach:  # lower case: used as a function, ``with axonize.attach(ctx):``
+    """Make ``ctx`` (from :func:`context`) current for a ``with`` block; None: no span at all.
+
+    On exit the thread's own context is back, so a pool thread keeps no parent from it.
+    """
+
+    __slots__ = ("_ctx", "_otel_token", "_token")
+
+    def __init__(self, ctx: TraceContext | None) -> None:
+        self._ctx = ctx if ctx is not None else TraceContext(None, None)
+        self._token: Token[Span | None] | None = None
+        self._otel_token: Any = None
+
+    def __enter__(self) -> TraceContext:
+        ctx = self._ctx
+        self._token = CURRENT.set(ctx.span)
+        otel = ctx.otel
+        if otel is not None or otel_now() is not None:
+            try:
+                self._otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
+            except Exception:
+                self._otel_token = None
+        return ctx
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        otel_token, self._otel_token = self._otel_token, None
+        if otel_token is not None:
+            try:
+                _otel_detach(otel_token)
+            except Exception:
+                pass
+        token, self._token = self._token, None
+        if token is not None:
+            _reset(token)

@@ -1,0 +1,177 @@
+"""Context follows the work: threads and executor tasks started under a span stay its children.
+
+``install()`` (called by ``init`` unless ``thread_context=False``) patches two methods:
+
+- ``threading.Thread.start``: a thread started while a span (or an OTel context) is current
+  runs its ``run`` under that context (:class:`~axonize_core._carry.TraceContext`);
+- ``concurrent.futures.ThreadPoolExecutor.submit`` (``Executor.map`` and
+  ``loop.run_in_executor`` go through it): each task submitted while a span is current runs
+  under it, and the pool thread gets its own context back when the task ends, so a task
+  submitted later with no span current has no parent.  The pool's worker threads, started
+  inside ``submit``, carry nothing.
+
+With no span current (and no OTel tracer provider installed) either patch reads one context
+variable and calls the original with the very same arguments.  Nothing here may raise into the
+caller: a failure falls back to the original behaviour and is logged once at debug level.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from axonize_core import _state
+from axonize_core._carry import _otel_attach, otel_now, run_in
+from axonize_core._log import debug_once
+from axonize_core._span import _OTEL
+
+if TYPE_CHECKING:
+    from axonize_core._span import Span
+
+CURRENT = _state.CURRENT
+_NOTHING = object()
+
+# What ``install`` found (the originals, or whatever another tool put there first).
+_ORIGINAL_START: Callable[[threading.Thread], None] = threading.Thread.start
+_ORIGINAL_SUBMIT: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
+#: True inside a patched ``submit``: the worker threads it starts carry nothing.
+_IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
+
+
+def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
+                run: Callable[[], Any]) -> None:
+    """The carried ``run``: a new thread's context is empty, so there is nothing to restore."""
+    try:
+        CURRENT.set(span)
+        if otel is not None:
+            _otel_attach(otel)
+    except Exception:
+        debug_once("thread-run", "axonize: could not carry the context into a thread",
+                   exc_info=True)
+    try:
+        run()
+    finally:
+        # Drop the carried context with the thread's end (the Thread object may live on).
+        thread.__dict__.pop("run", None)
+
+
+def _start(self: threading.Thread) -> None:
+    span = CURRENT.get()
+    if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
+        return _ORIGINAL_START(self)
+    previous: Any = _NOTHING
+    try:
+        otel = otel_now()
+        if (span is not None or otel is not None) and not _IN_SUBMIT.get():
+            previous = self.__dict__.get("run", None)
+            self.run = partial(  # type: ignore[method-assign]
+                _run_thread, self, span, otel, self.run)
+    except Exception:
+        debug_once("thread-start", "axonize: could not carry the context into a thread",
+                   exc_info=True)
+    if previous is _NOTHING:
+        return _ORIGINAL_START(self)
+    try:
+        return _ORIGINAL_START(self)
+    except BaseException:  # not started (started twice, no thread left): leave it as it was
+        try:
+            if previous is None:
+                self.__dict__.pop("run", None)
+            else:
+                self.run = previous  # type: ignore[method-assign]
+        except Exception:
+            pass
+        raise
+
+
+_start.__doc__ = _ORIGINAL_START.__doc__
+_start.__name__ = "start"
+_start.__qualname__ = "Thread.start"
+
+
+def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
+            **kwargs: Any) -> Future[Any]:
+    span = CURRENT.get()
+    if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
+        return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
+    try:
+        otel = otel_now()
+        if (span is None and otel is None) or (_FOREIGN and isinstance(self, _FOREIGN)):
+            carried = None
+        else:
+            carried = partial(run_in, span, otel, fn)
+            token = _IN_SUBMIT.set(True)
+    except Exception:
+        debug_once("executor-submit", "axonize: could not carry the context into a task",
+                   exc_info=True)
+        carried = None
+    if carried is None:
+        return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
+    try:
+        return _ORIGINAL_SUBMIT(self, carried, *args, **kwargs)
+    finally:
+        _IN_SUBMIT.reset(token)
+
+
+_submit.__doc__ = _ORIGINAL_SUBMIT.__doc__
+_submit.__name__ = "submit"
+_submit.__qualname__ = "ThreadPoolExecutor.submit"
+
+#: Executors that subclass ThreadPoolExecutor but send the callable elsewhere (Python 3.14's
+#: InterpreterPoolExecutor pickles it into another interpreter): left untouched.
+_FOREIGN: tuple[type, ...] = tuple(
+    cls for cls in (getattr(concurrent.futures, "InterpreterPoolExecutor", None),)
+    if isinstance(cls, type))
+
+
+def installed() -> bool:
+    """Whether the thread hooks are on."""
+    return _hooks.on
+
+
+class _Hooks:
+    """``on``: the hooks carry context; ``start``/``submit``: our function is in the method's
+    chain (it stays there, switched off, when another tool has wrapped it over ours)."""
+
+    __slots__ = ("on", "start", "submit")
+
+    def __init__(self) -> None:
+        self.on = self.start = self.submit = False
+
+
+_hooks = _Hooks()
+
+
+def install() -> None:
+    """Patch ``Thread.start`` and ``ThreadPoolExecutor.submit`` (idempotent)."""
+    global _ORIGINAL_START, _ORIGINAL_SUBMIT
+    try:
+        if not _hooks.start:
+            _ORIGINAL_START = threading.Thread.start
+            threading.Thread.start = _start  # type: ignore[method-assign]
+            _hooks.start = True
+        if not _hooks.submit:
+            _ORIGINAL_SUBMIT = ThreadPoolExecutor.submit
+            ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign, assignment]
+            _hooks.submit = True
+        _hooks.on = True
+    except Exception:
+        debug_once("threads-install", "axonize: could not install the thread hooks",
+                   exc_info=True)
+
+
+def uninstall() -> None:
+    """Restore both methods.  If another tool has wrapped one over ours, ours stays in its
+    chain but carries nothing."""
+    _hooks.on = False
+    if threading.Thread.__dict__.get("start") is _start:
+        threading.Thread.start = _ORIGINAL_START  # type: ignore[method-assign, assignment]
+        _hooks.start = False
+    if ThreadPoolExecutor.__dict__.get("submit") is _submit:
+        ThreadPoolExecutor.submit = _ORIGINAL_SUBMIT  # type: ignore[method-assign]
+        _hooks.submit = False

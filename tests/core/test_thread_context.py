@@ -1,0 +1,332 @@
+"""Context follows the work into threads and executor tasks, and only as long as the work runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axonize_testsupport.otlp_sink import GrpcSink, by_name
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import axonize
+
+NO_PARENT = b""
+
+
+def spans_by_name(sink: GrpcSink, n: int) -> dict[str, Any]:
+    axonize.flush(10)
+    got = by_name(sink.wait_for_spans(n))
+    assert len(got) == n, sorted(got)
+    return got
+
+
+def work(name: str) -> Callable[[], int]:
+    def run() -> int:
+        with axonize.span(name):
+            return threading.get_ident()
+
+    return run
+
+
+def test_a_thread_started_under_a_span_is_its_child(traced: GrpcSink) -> None:
+    with axonize.span("request"):
+        t = threading.Thread(target=work("in thread"))
+        t.start()
+    t.join()
+    lonely = threading.Thread(target=work("no span at start"))
+    lonely.start()
+    lonely.join()
+    spans = spans_by_name(traced, 3)
+    assert spans["in thread"].parent_span_id == spans["request"].span_id
+    assert spans["in thread"].trace_id == spans["request"].trace_id
+    assert spans["no span at start"].parent_span_id == NO_PARENT
+    assert spans["no span at start"].trace_id != spans["request"].trace_id
+    assert "run" not in t.__dict__  # the finished thread holds no context
+
+
+def test_a_thread_subclass_with_its_own_run_is_followed(traced: GrpcSink) -> None:
+    class Worker(threading.Thread):
+        def run(self) -> None:
+            with axonize.span("subclass run"):
+                pass
+
+    with axonize.span("request"):
+        w = Worker()
+        w.start()
+        w.join()
+    spans = spans_by_name(traced, 2)
+    assert spans["subclass run"].parent_span_id == spans["request"].span_id
+
+
+def test_executor_fan_out_gives_each_task_the_request_as_parent(traced: GrpcSink) -> None:
+    with ThreadPoolExecutor(max_workers=3) as pool, axonize.span("request"):
+        list(pool.map(lambda i: work(f"task {i}")(), range(6)))
+    spans = spans_by_name(traced, 7)
+    for i in range(6):
+        assert spans[f"task {i}"].parent_span_id == spans["request"].span_id
+
+
+def test_a_reused_pool_thread_keeps_no_parent_after_its_task(traced: GrpcSink) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with axonize.span("request"):
+            first = pool.submit(work("under request")).result()
+        later = pool.submit(work("submitted with no span")).result()
+        assert later == first  # the very same pool thread
+    spans = spans_by_name(traced, 3)
+    assert spans["under request"].parent_span_id == spans["request"].span_id
+    assert spans["submitted with no span"].parent_span_id == NO_PARENT
+
+
+def test_run_in_executor_and_to_thread_are_followed(traced: GrpcSink) -> None:
+    async def handler() -> None:
+        loop = asyncio.get_running_loop()
+        with axonize.span("request"):
+            await loop.run_in_executor(None, work("run_in_executor"))
+            await asyncio.to_thread(work("to_thread"))
+        await loop.run_in_executor(None, work("after the request"))
+
+    asyncio.run(handler())
+    spans = spans_by_name(traced, 4)
+    assert spans["run_in_executor"].parent_span_id == spans["request"].span_id
+    assert spans["to_thread"].parent_span_id == spans["request"].span_id
+    assert spans["after the request"].parent_span_id == NO_PARENT
+
+
+def test_anyio_worker_threads_follow_through_contextvars(traced: GrpcSink) -> None:
+    anyio = pytest.importorskip("anyio")
+
+    async def handler() -> None:
+        with axonize.span("request"):
+            await anyio.to_thread.run_sync(work("anyio worker"))
+        await anyio.to_thread.run_sync(work("anyio after"))
+
+    anyio.run(handler)
+    spans = spans_by_name(traced, 3)
+    assert spans["anyio worker"].parent_span_id == spans["request"].span_id
+    assert spans["anyio after"].parent_span_id == NO_PARENT
+
+
+def test_switched_off_threads_start_new_traces_as_before(sink: GrpcSink) -> None:
+    original_start = threading.Thread.start
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, thread_context=False)
+    assert threading.Thread.start is original_start
+    with ThreadPoolExecutor(max_workers=1) as pool, axonize.span("request"):
+        t = threading.Thread(target=work("thread"))
+        t.start()
+        t.join()
+        pool.submit(work("task")).result()
+    spans = spans_by_name(sink, 3)
+    assert spans["thread"].parent_span_id == NO_PARENT
+    assert spans["task"].parent_span_id == NO_PARENT
+
+
+def test_switched_off_from_the_environment(sink: GrpcSink,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AXONIZE_THREAD_CONTEXT", "false")
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
+    with axonize.span("request"):
+        t = threading.Thread(target=work("thread"))
+        t.start()
+        t.join()
+    assert spans_by_name(sink, 2)["thread"].parent_span_id == NO_PARENT
+
+
+def test_shutdown_restores_threading(sink: GrpcSink) -> None:
+    original_start, original_submit = threading.Thread.start, ThreadPoolExecutor.submit
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
+    assert threading.Thread.start is not original_start
+    assert ThreadPoolExecutor.submit is not original_submit
+    axonize.shutdown(5)
+    assert threading.Thread.start is original_start
+    assert ThreadPoolExecutor.submit is original_submit
+
+
+def test_a_tool_wrapping_over_the_hook_survives_switching_it_off_and_on(sink: GrpcSink) -> None:
+    original = threading.Thread.start
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
+    ours = threading.Thread.start
+    wrapped: list[threading.Thread] = []
+    started: list[threading.Thread] = []
+
+    def other_tool(self: threading.Thread) -> None:  # e.g. another instrumentation
+        wrapped.append(self)
+        ours(self)
+
+    threading.Thread.start = other_tool  # type: ignore[method-assign]
+    try:
+        for setting in (False, True):
+            axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, thread_context=setting)
+            with axonize.span(f"request {setting}"):
+                t = threading.Thread(target=work(f"thread {setting}"))
+                started.append(t)
+                t.start()
+                t.join()
+    finally:
+        threading.Thread.start = ours  # type: ignore[method-assign]
+    axonize.flush(5)
+    spans = by_name(sink.wait_for_spans(4))
+    assert spans["thread False"].parent_span_id == NO_PARENT
+    assert spans["thread True"].parent_span_id == spans["request True"].span_id
+    assert all(t in wrapped for t in started)  # the other tool's wrapper kept working
+    axonize.shutdown(5)
+    assert threading.Thread.start is original
+
+
+def test_a_thread_whose_run_cannot_be_replaced_still_runs(traced: GrpcSink) -> None:
+    ran = threading.Event()
+
+    class Frozen(threading.Thread):
+        @property
+        def run(self) -> Callable[[], None]:  # type: ignore[override]
+            return ran.set
+
+    with axonize.span("request"):
+        t = Frozen()
+        t.start()  # Axonize cannot carry the context: the thread runs as it would without it
+        t.join()
+    assert ran.is_set()
+
+
+def test_a_thread_started_twice_fails_as_it_would_and_keeps_nothing(traced: GrpcSink) -> None:
+    with axonize.span("request"):
+        t = threading.Thread(target=work("once"))
+        t.start()
+        t.join()
+        with pytest.raises(RuntimeError, match="only be started once"):
+            t.start()
+    assert "run" not in t.__dict__  # no context left on the Thread object
+
+
+def test_a_thread_follows_its_requests_sampling_decision(sink: GrpcSink) -> None:
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, sample_rate=0.5)
+    for i in range(40):
+        with axonize.span(f"request {i}"):
+            t = threading.Thread(target=work(f"thread {i}"))
+            t.start()
+            t.join()
+    axonize.flush(5)
+    spans = by_name(sink.spans())
+    kept = [i for i in range(40) if f"request {i}" in spans]
+    assert 0 < len(kept) < 40
+    assert sorted(n for n in spans if n.startswith("thread")) == sorted(
+        f"thread {i}" for i in kept)
+    for i in kept:
+        assert spans[f"thread {i}"].parent_span_id == spans[f"request {i}"].span_id
+
+
+def test_context_and_attach_carry_it_by_hand(traced: GrpcSink) -> None:
+    jobs: queue.Queue[tuple[axonize.TraceContext, str] | None] = queue.Queue()
+
+    def long_lived_worker() -> None:  # started before any request: nothing to inherit
+        while (job := jobs.get()) is not None:
+            ctx, name = job
+            with axonize.attach(ctx):
+                work(name)()
+            work(f"{name} after attach")()
+
+    worker = threading.Thread(target=long_lived_worker)
+    worker.start()
+    with axonize.span("request"):
+        ctx = axonize.context()
+        jobs.put((ctx, "by hand"))
+    jobs.put(None)
+    worker.join()
+    with ThreadPoolExecutor(1) as pool:  # after the request: no hook carries anything
+        pool.submit(ctx.run, work("ctx.run")).result()
+        pool.submit(ctx.wrap(work("ctx.wrap"))).result()
+    spans = spans_by_name(traced, 5)
+    request = spans["request"].span_id
+    assert spans["by hand"].parent_span_id == request
+    assert spans["by hand after attach"].parent_span_id == NO_PARENT
+    assert spans["ctx.run"].parent_span_id == request
+    assert spans["ctx.wrap"].parent_span_id == request
+
+
+def test_attach_none_starts_a_thread_with_no_parent(traced: GrpcSink) -> None:
+    with axonize.span("request"), axonize.attach(None):
+        t = threading.Thread(target=work("detached"))
+        t.start()
+    t.join()
+    spans = spans_by_name(traced, 2)
+    assert spans["detached"].parent_span_id == NO_PARENT
+
+
+@pytest.fixture
+def otel() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    previous = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER = provider  # what set_tracer_provider does, but undoable
+    yield exporter
+    trace._TRACER_PROVIDER = previous
+    provider.shutdown()
+
+
+def test_otel_context_follows_too(traced: GrpcSink, otel: InMemorySpanExporter) -> None:
+    tracer = trace.get_tracer("app")
+
+    def otel_work() -> None:
+        with tracer.start_as_current_span("otel in thread"):
+            pass
+
+    with tracer.start_as_current_span("http request") as server:
+        t = threading.Thread(target=work("axonize in thread"))
+        t.start()
+        t.join()
+    with axonize.span("request"), ThreadPoolExecutor(1) as pool:
+        pool.submit(otel_work).result()
+    axonize.flush(5)
+    spans = by_name(traced.wait_for_spans(2))
+    ax = spans["axonize in thread"]
+    assert int.from_bytes(ax.parent_span_id, "big") == server.get_span_context().span_id
+    (otel_child,) = [s for s in otel.get_finished_spans() if s.name == "otel in thread"]
+    assert otel_child.parent is not None
+    assert otel_child.parent.span_id == int.from_bytes(spans["request"].span_id, "big")
+
+
+SCRIPT = """
+import threading
+import axonize
+
+def work():
+    with axonize.span("in thread"):
+        pass
+
+with axonize.span("request"):
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+"""
+
+
+@pytest.mark.parametrize("setting", [None, "false"])
+def test_axonize_instrument_follows_threads_unless_switched_off(
+        sink: GrpcSink, tmp_path: Path, setting: str | None) -> None:
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AXONIZE_", "OTEL_"))}
+    env = {**clean, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}
+    if setting is not None:
+        env["AXONIZE_THREAD_CONTEXT"] = setting
+    launcher = Path(sys.executable).with_name("axonize-instrument")
+    proc = subprocess.run([str(launcher), sys.executable, str(script)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    spans = by_name(sink.wait_for_spans(2))
+    if setting is None:
+        assert spans["in thread"].parent_span_id == spans["request"].span_id
+    else:
+        assert spans["in thread"].parent_span_id == NO_PARENT
