@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import backend, caller, export, gpu, hf_generate, ollama, sdk_down
+from bench import backend, caller, export, gpu, hf_generate, ollama, sdk_down, threads
 from bench.measure import Figure
 from bench.report import print_table, write_json, write_readme
 from bench.sizes import FULL, QUICK, SMOKE, Sizes
@@ -49,6 +49,8 @@ GROUPS = {
                                    "ollama client traced by Axonize vs OpenLLMetry"),
     "export": Group(export.export, "export_spans_per_s, burst_dropped_spans: end to end over "
                                    "gRPC to a sink in another process, vs the OTel SDK"),
+    "threads": Group(threads.threads, "thread_start_overhead_us: carrying the current span into "
+                                      "a new thread or pool task, hook on vs off"),
     "sdk_down": Group(sdk_down.sdk_down, "sdk_down_rss_mb: memory a dead endpoint costs a "
                                          "process making 10k LLM spans/s"),
 }

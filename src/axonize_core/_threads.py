@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from axonize_core._span import Span
 
 CURRENT = _state.CURRENT
-_NOTHING = object()
+_THREAD_RUN = threading.Thread.run
 
 # What ``install`` found (the originals, or whatever another tool put there first).
 _ORIGINAL_START: Callable[[threading.Thread], None] = threading.Thread.start
@@ -60,27 +60,51 @@ def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
         thread.__dict__.pop("run", None)
 
 
+def _run_target(span: Span | None, otel: Any, target: Callable[..., Any], /, *args: Any,
+                **kwargs: Any) -> Any:
+    """The carried ``target`` of a plain Thread (``Thread.run`` calls it, then drops it)."""
+    try:
+        CURRENT.set(span)
+        if otel is not None:
+            _otel_attach(otel)
+    except Exception:
+        debug_once("thread-run", "axonize: could not carry the context into a thread",
+                   exc_info=True)
+    return target(*args, **kwargs)
+
+
 def _start(self: threading.Thread) -> None:
     span = CURRENT.get()
     if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
         return _ORIGINAL_START(self)
-    previous: Any = _NOTHING
+    attribute = ""
+    previous: Any = None
     try:
         otel = otel_now()
         if (span is not None or otel is not None) and not _IN_SUBMIT.get():
-            previous = self.__dict__.get("run", None)
-            self.run = partial(  # type: ignore[method-assign]
-                _run_thread, self, span, otel, self.run)
+            target = getattr(self, "_target", None)
+            if target is not None and type(self).run is _THREAD_RUN:
+                # The common case, Thread(target=...): wrap the target.  Replacing an attribute
+                # the instance has is cheap; adding one (``run``) rebuilds its __dict__.
+                attribute, previous = "_target", target
+                self._target = partial(  # type: ignore[attr-defined]
+                    _run_target, span, otel, target)
+            else:  # a subclass with its own run()
+                attribute, previous = "run", self.__dict__.get("run", None)
+                self.run = partial(  # type: ignore[method-assign]
+                    _run_thread, self, span, otel, self.run)
     except Exception:
         debug_once("thread-start", "axonize: could not carry the context into a thread",
                    exc_info=True)
-    if previous is _NOTHING:
+    if not attribute:
         return _ORIGINAL_START(self)
     try:
         return _ORIGINAL_START(self)
     except BaseException:  # not started (started twice, no thread left): leave it as it was
         try:
-            if previous is None:
+            if attribute == "_target":
+                self._target = previous  # type: ignore[attr-defined]
+            elif previous is None:
                 self.__dict__.pop("run", None)
             else:
                 self.run = previous  # type: ignore[method-assign]
