@@ -77,11 +77,10 @@ def _uvicorn_server() -> type:
 
 
 def serve(cfg: ServerConfig) -> int:
-    import uvicorn
-
     _Uvicorn = _uvicorn_server()
     from axonize_backend.app import create_app
     from axonize_backend.grpc_server import start_grpc
+    from axonize_backend.listeners import uvicorn_config
     from axonize_backend.service import Backend
 
     print(f"axonize-server: opening the stores in {cfg.data_dir} ...", flush=True)
@@ -99,9 +98,7 @@ def serve(cfg: ServerConfig) -> int:
             "tenants with `axonize-server create-tenant`",
             flush=True,
         )
-    server = _Uvicorn(
-        uvicorn.Config(create_app(backend), host=cfg.host, port=cfg.http_port, log_level="warning")
-    )
+    server = _Uvicorn(uvicorn_config(create_app(backend), cfg))
 
     def stop(signum: int, frame: object) -> None:
         server.should_exit = True
