@@ -187,8 +187,6 @@ class IngestLog:
                 break
             except Exception as exc:
                 error = exc
-            if self._closed:
-                return False
             if not self._store_answers():
                 logger.warning("the span store does not answer; loading %s waits", token)
                 if self._stopping.wait(delay):

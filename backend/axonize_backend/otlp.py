@@ -169,9 +169,7 @@ def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> Che
                 del ss.spans[i]
             rejected += len(refused)
     if not kept:
-        if rejected:
-            raise BadRequest(f"no span accepted: {reason}")
-        return CheckedTraces(b"", 0)
+        return CheckedTraces(b"", 0, rejected, reason)
     return CheckedTraces(req.SerializeToString(), kept, rejected, reason, (first_day, last_day))
 
 

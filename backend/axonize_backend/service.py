@@ -155,6 +155,8 @@ class Backend:
                 self.refused_spans += checked.rejected
                 logger.info("refused %d spans: %s", checked.rejected, checked.reason)
             if not checked.spans:
+                if checked.rejected:
+                    raise BadRequest(f"no span accepted: {checked.reason}")
                 return IngestResult()
             try:
                 self.log.append(tenant_id, checked.body, checked.days)
