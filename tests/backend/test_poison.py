@@ -187,7 +187,7 @@ def test_requests_the_store_refuses_are_quarantined_and_the_rest_loaded(
     ]
     good = [_request(_span(f"good-{i}", 70 + i).SerializeToString()) for i in range(7)]
     log.append(tid, good[0])
-    for p, g in zip(poison, good[1:4]):  # all in one chunk, between good ones
+    for p, g in zip(poison, good[1:4], strict=True):  # all in one chunk, between good ones
         log.append(tid, p)
         log.append(tid, g)
     for g in good[4:]:
