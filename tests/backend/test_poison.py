@@ -229,3 +229,14 @@ def test_a_backlog_over_many_days_loads_in_several_inserts(server: BackendServer
     assert log.quarantined == 0 and list((tmp_path / "log").glob("*.log")) == []
     stored = server.traces(key, since=now - DAY_NS, until=now + 200 * DAY_NS)
     assert len(stored) == 251
+
+
+def test_the_store_check_tells_a_request_it_cannot_load(server: BackendServer) -> None:
+    """The loader's dry run (decode and compute the rows, store nothing) passes a valid request
+    and names the reason for one ClickHouse cannot decode."""
+    tid, key = server.tenant("dry-run")
+    spans = server.backend.spans
+    spans.check_request(tid, _request(_span("checked", 90).SerializeToString()))
+    with pytest.raises(Exception, match=r"(?i)protobuf|wire|type|field"):
+        spans.check_request(tid, _request(_span("bad", 91).SerializeToString() + b"\x08\x07"))
+    assert server.traces(key) == []  # the dry run stored nothing
