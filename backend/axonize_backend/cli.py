@@ -30,7 +30,11 @@ environment:
   AXONIZE_ADMIN_KEY       key for /api/v1/admin/* (Authorization: Bearer <key>)
   AXONIZE_HOST, AXONIZE_HTTP_PORT, AXONIZE_GRPC_PORT
   AXONIZE_POSTGRES_DSN    use this PostgreSQL instead of the embedded one
-  AXONIZE_TTL_DAYS        how long spans and GPU metrics are kept, 7-90 (default 30)
+  AXONIZE_TTL_DAYS        how long spans and GPU metrics are kept, 7-90 (default 30); spans
+                          older, or more than a day ahead, are refused at ingest
+  AXONIZE_MAX_REQUEST_BYTES  largest request, after gzip too (default 16 MiB)
+  AXONIZE_HEADER_TIMEOUT_S, AXONIZE_BODY_TIMEOUT_S, AXONIZE_IDLE_TIMEOUT_S (10, 60, 5)
+  AXONIZE_MAX_CONNECTIONS connections per listener (default 1024)
 
 example:
   AXONIZE_ADMIN_KEY=secret axonize-server serve
