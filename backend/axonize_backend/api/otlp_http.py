@@ -56,7 +56,8 @@ async def request_body(request: Request[Any, Any, Any], max_bytes: int) -> bytes
 
 
 class Inflater:
-    """Streaming gzip decompression that stops at ``max_bytes`` of output."""
+    """Streaming gzip decompression (members one after another, as gzip allows) that stops at
+    ``max_bytes`` of output."""
 
     def __init__(self, max_bytes: int) -> None:
         self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip only
@@ -64,15 +65,22 @@ class Inflater:
         self._max = max_bytes
 
     def feed(self, data: bytes) -> bytes:
-        try:
-            # At most one byte past the limit: enough to know it is over.
-            out = self._zlib.decompress(data, self._left + 1)
-        except zlib.error:
-            raise BadRequestProblem("body is not valid gzip") from None
-        self._left -= len(out)
-        if self._left < 0 or self._zlib.unconsumed_tail:
-            raise ContentTooLargeProblem(f"decompressed body over {self._max} bytes")
-        return out
+        parts = []
+        while data:
+            try:
+                # At most one byte past the limit: enough to know it is over.
+                out = self._zlib.decompress(data, self._left + 1)
+            except zlib.error:
+                raise BadRequestProblem("body is not valid gzip") from None
+            self._left -= len(out)
+            if self._left < 0 or self._zlib.unconsumed_tail:
+                raise ContentTooLargeProblem(f"decompressed body over {self._max} bytes")
+            parts.append(out)
+            data = b""
+            if self._zlib.eof and self._zlib.unused_data:  # the next member
+                data = self._zlib.unused_data
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return b"".join(parts)
 
     def finish(self) -> bytes:
         if not self._zlib.eof:
