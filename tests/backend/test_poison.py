@@ -172,8 +172,10 @@ def test_requests_the_store_refuses_are_quarantined_and_the_rest_loaded(
         server: BackendServer) -> None:
     """Requests that reached the ingest log unchecked (as an older version wrote them) with
     ones ClickHouse refuses among them: the loader splits their chunk, moves each refused one to
-    quarantine/ with its reason, counts it, loads every other one, and goes on loading."""
+    quarantine/ with its reason, counts it, loads every other one (of this tenant and of
+    another), and goes on loading."""
     tid, key = server.tenant("quarantine")
+    other_tid, other_key = server.tenant("quarantine-neighbour")
     log = server.backend.log
     before = server.http.get("/readyz").json()["ingest"]["quarantined_requests"]
     folder = server.config.data_dir / "ingest-log" / "quarantine"
@@ -190,10 +192,12 @@ def test_requests_the_store_refuses_are_quarantined_and_the_rest_loaded(
     for p, g in zip(poison, good[1:4], strict=True):  # all in one chunk, between good ones
         log.append(tid, p)
         log.append(tid, g)
-    for g in good[4:]:
+    for i, g in enumerate(good[4:]):
         log.append(tid, g)
+        log.append(other_tid, _request(_span(f"other-{i}", 90 + i).SerializeToString()))
     assert server.backend.wait_loaded(30)
     assert _names(server, key) == [f"good-{i}" for i in range(7)]
+    assert _names(server, other_key) == ["other-0", "other-1", "other-2"]
     ingest = server.http.get("/readyz").json()["ingest"]
     assert ingest["quarantined_requests"] == before + 3
     new = sorted(set(folder.glob("*.pb")) - seen)
