@@ -100,7 +100,7 @@ def trace_seed(rng: random.Random, now_ns: int) -> ts.ExportTraceServiceRequest:
                     ev.attributes.add(key="i", value=_value(1))
                 if rng.random() < 0.3:
                     sp.links.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8))
-                sp.status.code = rng.randint(0, 2)
+                sp.status.code = rng.randint(0, 2)  # type: ignore[assignment]
                 sp.status.message = rng.choice(["", "boom"])
     return req
 
