@@ -49,8 +49,9 @@ _HAS_DAYS = 1 << 31
 #: The most days (so partitions) the spans of one insert may start on: ClickHouse's default
 #: ``max_partitions_per_insert_block``.
 MAX_DAYS_PER_INSERT = 100
-#: Loads of one request tried, while the store answers and decodes it, before it is quarantined.
-LEAF_ATTEMPTS = 5
+#: Loads of one request tried, while the store answers and decodes it, before it is quarantined
+#: (with the backoff, about 40 s).
+LEAF_ATTEMPTS = 10
 QUARANTINE = "quarantine"
 
 
@@ -201,7 +202,13 @@ class IngestLog:
                 )
             attempts += 1
             refused = self._refused(tenant_id, bodies[0])
-            if refused is not None or attempts >= LEAF_ATTEMPTS:
+            if refused is not None and not self._store_answers():
+                refused = None  # the store went away meanwhile: not the data's fault
+            # Quarantined: what the store refuses to decode at once; what it decodes but will
+            # not insert, after LEAF_ATTEMPTS tries (a failure of the store's lasts longer
+            # than that far less often than the data is at fault).  Without a check, never.
+            given_up = self._check is not None and attempts >= LEAF_ATTEMPTS
+            if refused is not None or given_up:
                 return self._set_aside(tenant_id, bodies[0], token, refused or error)
             if self._stopping.wait(delay):
                 return False

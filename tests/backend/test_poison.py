@@ -10,6 +10,7 @@ rest of their chunk is loaded, and the loader goes on.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -244,3 +245,33 @@ def test_the_store_check_tells_a_request_it_cannot_load(server: BackendServer) -
     with pytest.raises(Exception, match=r"(?i)protobuf|wire|type|field"):
         spans.check_request(tid, _request(_span("bad", 91).SerializeToString() + b"\x08\x07"))
     assert server.traces(key) == []  # the dry run stored nothing
+
+
+def test_while_the_store_is_down_the_loader_waits_and_quarantines_nothing(
+        tmp_path: Path) -> None:
+    """Loads fail while the store does not answer (a fault injected in the load): the loader
+    waits with backoff, splits and quarantines nothing, and loads whole chunks once the store is
+    back."""
+    up = threading.Event()
+    inserts: list[tuple[int, str]] = []
+
+    def load(tenant: str, bodies: list[bytes], gpus: bool, token: str) -> list[Any]:
+        if not up.is_set():
+            raise ConnectionError("the store is down")
+        inserts.append((len(bodies), token))
+        return []
+
+    def refuse(tenant: str, body: bytes) -> None:
+        raise ConnectionError("the store is down")
+
+    log = IngestLog(tmp_path / "log", load, lambda *_: None, check=refuse, healthy=up.is_set)
+    for i in range(4):
+        log.append("t", _request(_span(f"s{i}", i + 1).SerializeToString()))
+    assert not log.wait_loaded(1.5)
+    assert log.quarantined == 0 and inserts == []
+    up.set()
+    assert log.wait_loaded(30)
+    log.close()
+    assert sum(n for n, _ in inserts) == 4 and log.quarantined == 0
+    assert not any("/" in token for _, token in inserts)  # no chunk was split
+    assert not (tmp_path / "log" / "quarantine").exists()
