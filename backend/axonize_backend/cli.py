@@ -30,7 +30,11 @@ environment:
   AXONIZE_ADMIN_KEY       key for /api/v1/admin/* (Authorization: Bearer <key>)
   AXONIZE_HOST, AXONIZE_HTTP_PORT, AXONIZE_GRPC_PORT
   AXONIZE_POSTGRES_DSN    use this PostgreSQL instead of the embedded one
-  AXONIZE_TTL_DAYS        how long spans and GPU metrics are kept, 7-90 (default 30)
+  AXONIZE_TTL_DAYS        how long spans and GPU metrics are kept, 7-90 (default 30); spans
+                          older, or more than a day ahead, are refused at ingest
+  AXONIZE_MAX_REQUEST_BYTES  largest request, after gzip too (default 16 MiB)
+  AXONIZE_HEADER_TIMEOUT_S, AXONIZE_BODY_TIMEOUT_S, AXONIZE_IDLE_TIMEOUT_S (10, 60, 5)
+  AXONIZE_MAX_CONNECTIONS connections per listener (default 1024)
 
 example:
   AXONIZE_ADMIN_KEY=secret axonize-server serve
@@ -77,11 +81,10 @@ def _uvicorn_server() -> type:
 
 
 def serve(cfg: ServerConfig) -> int:
-    import uvicorn
-
     _Uvicorn = _uvicorn_server()
     from axonize_backend.app import create_app
     from axonize_backend.grpc_server import start_grpc
+    from axonize_backend.listeners import uvicorn_config
     from axonize_backend.service import Backend
 
     print(f"axonize-server: opening the stores in {cfg.data_dir} ...", flush=True)
@@ -99,9 +102,7 @@ def serve(cfg: ServerConfig) -> int:
             "tenants with `axonize-server create-tenant`",
             flush=True,
         )
-    server = _Uvicorn(
-        uvicorn.Config(create_app(backend), host=cfg.host, port=cfg.http_port, log_level="warning")
-    )
+    server = _Uvicorn(uvicorn_config(create_app(backend), cfg))
 
     def stop(signum: int, frame: object) -> None:
         server.should_exit = True

@@ -25,6 +25,12 @@ class ServerConfig:
     postgres_dsn: str = ""
     ttl_days: int = 30
     max_request_bytes: int = 16 * 1024 * 1024
+    # Listener limits (see axonize_backend.listeners)
+    header_timeout_s: float = 10.0  # a request's headers, from connect or the last response
+    body_timeout_s: float = 60.0  # its body, from its headers
+    idle_timeout_s: float = 5.0  # an idle HTTP keep-alive connection
+    grpc_idle_timeout_s: float = 300.0  # a gRPC connection with no RPC
+    max_connections: int = 1024  # per listener
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
@@ -42,4 +48,8 @@ class ServerConfig:
             postgres_dsn=env.get("AXONIZE_POSTGRES_DSN", ""),
             ttl_days=ttl,
             max_request_bytes=int(env.get("AXONIZE_MAX_REQUEST_BYTES", str(16 * 1024 * 1024))),
+            header_timeout_s=float(env.get("AXONIZE_HEADER_TIMEOUT_S", "10")),
+            body_timeout_s=float(env.get("AXONIZE_BODY_TIMEOUT_S", "60")),
+            idle_timeout_s=float(env.get("AXONIZE_IDLE_TIMEOUT_S", "5")),
+            max_connections=int(env.get("AXONIZE_MAX_CONNECTIONS", "1024")),
         )

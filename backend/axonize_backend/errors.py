@@ -6,8 +6,18 @@ The HTTP API turns these into problem details and the gRPC server into status co
 from __future__ import annotations
 
 
+def printable(text: str, limit: int = 1000) -> str:
+    """``text`` as valid UTF-8 of at most about ``limit`` characters: a reason may quote the
+    request (an OTLP/JSON body can hold a lone surrogate, which no response could carry)."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class BadRequest(ValueError):
     """A request that cannot be ingested; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 class Unauthorized(Exception):

@@ -11,7 +11,9 @@ def gpu_record(service: str, fields: list[str]) -> GpuRecord | None:
     """A registry record from one row of :func:`~axonize_backend.sql.gpu_records_sql` (None
     without a uuid).  A compute resource ``<gpu uuid>/<instance>`` (a MIG instance) belongs to
     the physical GPU before the slash."""
-    f = dict(zip(GPU_FIELDS, fields, strict=False))
+    # Text from spans, as PostgreSQL can hold it (no NUL).
+    service = service.replace("\x00", "")
+    f = dict(zip(GPU_FIELDS, (x.replace("\x00", "") for x in fields), strict=False))
     device_uuid = f.get(sc.GPU_UUID, "")
     if not device_uuid:
         return None
@@ -35,7 +37,11 @@ def gpu_record(service: str, fields: list[str]) -> GpuRecord | None:
 
 
 def _number(text: str) -> float | None:
+    """A byte count as PostgreSQL's ``bigint`` holds it (None if it is not one)."""
     try:
-        return float(text) if text else None
+        value = float(text) if text else None
     except ValueError:
         return None
+    if value is None or not 0 <= value < 2**63:
+        return None  # NaN, infinite, negative or too large
+    return value

@@ -11,36 +11,32 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from axonize_backend.errors import BadRequest, Overloaded, Unauthorized
-from axonize_backend.service import Backend
+from axonize_backend.listeners import grpc_options
+from axonize_backend.service import Backend, metrics_response, trace_response
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
 
 def _handler(backend: Backend, kind: str) -> Any:
-    ok = (
-        ts.ExportTraceServiceResponse() if kind == "traces" else ms.ExportMetricsServiceResponse()
-    ).SerializeToString()
-
     def export(request: bytes, context: grpc.ServicerContext) -> bytes:
         metadata = {k.lower(): v for k, v in context.invocation_metadata()}
         try:
             tenant = backend.tenant_for(backend.key_from_headers(metadata))
             if kind == "traces":
-                backend.ingest_traces(tenant, request, "application/x-protobuf")
-            else:
-                backend.ingest_metrics(tenant, request, "application/x-protobuf")
+                result = backend.ingest_traces(tenant, request, "application/x-protobuf")
+                return bytes(trace_response(result).SerializeToString())
+            result = backend.ingest_metrics(tenant, request, "application/x-protobuf")
+            return bytes(metrics_response(result).SerializeToString())
         except Unauthorized as exc:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         except BadRequest as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        return ok
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     return grpc.unary_unary_rpc_method_handler(export)
 
@@ -48,10 +44,15 @@ def _handler(backend: Backend, kind: str) -> Any:
 def start_grpc(
     backend: Backend, host: str, port: int, workers: int = 16
 ) -> tuple[grpc.Server, int]:
-    """Start the OTLP/gRPC server; returns it and the port it bound (0 picks a free one)."""
+    """Start the OTLP/gRPC server; returns it and the port it bound (0 picks a free one).
+
+    ``workers`` threads run RPCs; up to four times as many wait for one, beyond that a call
+    gets ``RESOURCE_EXHAUSTED`` (see :mod:`axonize_backend.listeners` for the other limits).
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
-        options=[("grpc.max_receive_message_length", backend.config.max_request_bytes)],
+        options=grpc_options(backend.config),
+        maximum_concurrent_rpcs=workers * 4,
     )
     server.add_generic_rpc_handlers(
         (

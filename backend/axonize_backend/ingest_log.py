@@ -7,18 +7,29 @@ however few its rows, so loading in bulk is what lets ingest keep up with many c
 clients never wait for ClickHouse.
 
 On disk, a folder of segments (``<time opened in ns>.log``), each a sequence of records
-``<tenant length u32><body length u32><tenant><body>``; a segment is deleted once loaded.  At
-start the loader first loads the segments a previous process left (after a crash), and a load
-that is repeated (a crash between the insert and the delete) stores nothing twice: each insert
-carries a deduplication token naming its segment and chunk.
+``<tenant length u32><body length u32>[<first day u32><last day u32>]<tenant><body>`` (the days
+the request's spans start on are there when the tenant length has its top bit set); a segment is
+deleted once loaded.  At start the loader first loads the segments a previous process left
+(after a crash), and a load that is repeated (a crash between the insert and the delete) stores
+nothing twice: each insert carries a deduplication token naming its segment and chunk.
+
+A chunk holds one tenant's requests whose spans start within :data:`MAX_DAYS_PER_INSERT` days
+(ClickHouse refuses an insert into more partitions than that).  A load that fails while the
+store answers is the data's fault: the chunk is split in halves, recursively, until the
+requests the store cannot load are alone; each of those is moved to ``quarantine/`` (beside the
+segments) with its reason, counted (:attr:`IngestLog.quarantined`) and logged, and the rest is
+loaded.  While the store does not answer, the loader waits for it (with backoff) and splits
+nothing.
 
 :meth:`IngestLog.wait_loaded` lets a reader see what was acknowledged before it asked.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import struct
 import threading
 import time
@@ -30,7 +41,18 @@ logger = logging.getLogger("axonize.server")
 
 #: (tenant, request bodies, whether they may name GPUs, deduplication token) -> GPU rows found
 Load = Callable[[str, list[bytes], bool, str], list[tuple[str, list[str]]]]
+#: (tenant, one request body): raises with the reason if the store cannot decode the request
+Check = Callable[[str, bytes], None]
 _HEADER = struct.Struct("<II")
+_DAYS = struct.Struct("<II")
+_HAS_DAYS = 1 << 31
+#: The most days (so partitions) the spans of one insert may start on: ClickHouse's default
+#: ``max_partitions_per_insert_block``.
+MAX_DAYS_PER_INSERT = 100
+#: Loads of one request tried, while the store answers and decodes it, before it is quarantined
+#: (with the backoff, about 40 s).
+LEAF_ATTEMPTS = 10
+QUARANTINE = "quarantine"
 
 
 class LogFull(Exception):
@@ -46,11 +68,18 @@ class IngestLog:
         max_unloaded_bytes: int = 512 << 20,
         chunk_bytes: int = 32 << 20,
         start: bool = True,
+        check: Check | None = None,
+        healthy: Callable[[], bool] | None = None,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._folder = folder
         self._load = load
         self._on_gpus = on_gpus
+        self._check = check
+        self._healthy = healthy or (lambda: True)
+        self._quarantine = folder / QUARANTINE
+        self.quarantined = len(list(self._quarantine.glob("*.pb")))
+        self._stopping = threading.Event()
         self._max_unloaded = max_unloaded_bytes
         self._chunk_bytes = chunk_bytes
         self._lock = threading.Lock()  # the current segment and the counters
@@ -70,10 +99,15 @@ class IngestLog:
             self._thread.start()
 
     # ---------------------------------------------------------------- appending
-    def append(self, tenant_id: str, body: bytes) -> None:
-        """Write one request and return once it is on disk (fsynced)."""
+    def append(self, tenant_id: str, body: bytes, days: tuple[int, int] | None = None) -> None:
+        """Write one request and return once it is on disk (fsynced).  ``days``: the first and
+        last day (since 1970) its spans start on, if known."""
         tenant = tenant_id.encode()
-        record = _HEADER.pack(len(tenant), len(body)) + tenant + body
+        if days is None:
+            head = _HEADER.pack(len(tenant), len(body))
+        else:
+            head = _HEADER.pack(len(tenant) | _HAS_DAYS, len(body)) + _DAYS.pack(*days)
+        record = head + tenant + body
         with self._lock:
             if self._closed:
                 raise LogFull("the server is shutting down")
@@ -136,33 +170,112 @@ class IngestLog:
     def _load_segment(self, path: Path) -> None:
         size = path.stat().st_size
         for number, (tenant_id, bodies) in enumerate(self._chunks(path)):
-            token = f"{path.name}:{number}"
-            gpus = any(b"gpu." in b for b in bodies)
-            delay = 0.2
-            while True:
-                try:
-                    found = self._load(tenant_id, bodies, gpus, token)
-                    break
-                except Exception:
-                    if self._closed:
-                        return  # stays on disk for the next start
-                    logger.warning(
-                        "loading %s into the span store failed; retrying", path.name, exc_info=True
-                    )
-                    time.sleep(delay)
-                    delay = min(delay * 2, 10.0)
-            if found:
-                try:
-                    self._on_gpus(tenant_id, found)
-                except Exception:
-                    logger.warning("GPU registry update failed", exc_info=True)
+            if not self._load_chunk(tenant_id, bodies, f"{path.name}:{number}"):
+                return  # closing: the segment stays on disk for the next start
         path.unlink(missing_ok=True)
         with self._lock:
             self._unloaded_bytes -= size
 
+    def _load_chunk(self, tenant_id: str, bodies: list[bytes], token: str) -> bool:
+        """Load a chunk, splitting it around requests the store refuses (quarantined); False
+        if the log closed first.  The halves' tokens derive from the chunk's, so a load
+        repeated after a crash splits the same way and stores nothing twice."""
+        delay = 0.2
+        attempts = 0
+        while True:
+            try:
+                found = self._load(tenant_id, bodies, any(b"gpu." in b for b in bodies), token)
+                break
+            except Exception as exc:
+                error = exc
+            if not self._store_answers():
+                logger.warning("the span store does not answer; loading %s waits", token)
+                if self._stopping.wait(delay):
+                    return False
+                delay = min(delay * 2, 10.0)
+                continue
+            if len(bodies) > 1:  # the store answers: some request of the chunk is the cause
+                logger.warning("loading %s failed (%s); splitting it", token, _first_line(error))
+                mid = len(bodies) // 2
+                return self._load_chunk(tenant_id, bodies[:mid], f"{token}/0") and (
+                    self._load_chunk(tenant_id, bodies[mid:], f"{token}/1")
+                )
+            attempts += 1
+            refused = self._refused(tenant_id, bodies[0])
+            if refused is not None and not self._store_answers():
+                refused = None  # the store went away meanwhile: not the data's fault
+            # Quarantined: what the store refuses to decode at once; what it decodes but will
+            # not insert, after LEAF_ATTEMPTS tries (a failure of the store's lasts longer
+            # than that far less often than the data is at fault).  Without a check, never.
+            given_up = self._check is not None and attempts >= LEAF_ATTEMPTS
+            if refused is not None or given_up:
+                return self._set_aside(tenant_id, bodies[0], token, refused or error)
+            if self._stopping.wait(delay):
+                return False
+            delay = min(delay * 2, 10.0)
+        if found:
+            try:
+                self._on_gpus(tenant_id, found)
+            except Exception:
+                logger.warning("GPU registry update failed", exc_info=True)
+        return True
+
+    def _store_answers(self) -> bool:
+        try:
+            return self._healthy()
+        except Exception:
+            return False
+
+    def _refused(self, tenant_id: str, body: bytes) -> Exception | None:
+        """Why the store cannot decode the request (None if it can, or if it cannot tell)."""
+        if self._check is None:
+            return None
+        try:
+            self._check(tenant_id, body)
+        except Exception as exc:
+            return exc
+        return None
+
+    def _set_aside(self, tenant_id: str, body: bytes, token: str, error: Exception) -> bool:
+        """Move one request the store refuses to ``quarantine/`` with its reason, fsynced."""
+        name = re.sub(r"[^0-9A-Za-z_.-]", "_", token)
+        reason = {
+            "tenant_id": tenant_id,
+            "token": token,
+            "reason": _first_line(error),
+            "time_unix_nano": time.time_ns(),
+        }
+        while True:
+            try:
+                self._quarantine.mkdir(exist_ok=True)
+                for suffix, data in (
+                    (".json", json.dumps(reason).encode()),
+                    (".pb", body),  # last: a .pb file means a complete entry
+                ):
+                    with open(self._quarantine / (name + suffix), "wb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                break
+            except OSError:
+                logger.error("could not quarantine %s; it stays in the log", token, exc_info=True)
+                if self._stopping.wait(1.0):
+                    return False
+        with self._lock:
+            self.quarantined += 1
+        logger.error(
+            "request %s of tenant %s cannot be loaded (%s): moved to %s",
+            token,
+            tenant_id,
+            reason["reason"],
+            self._quarantine / (name + ".pb"),
+        )
+        return True
+
     def _chunks(self, path: Path) -> Iterator[tuple[str, list[bytes]]]:
-        """The segment's requests, grouped by tenant, in chunks of about ``chunk_bytes``."""
-        groups: dict[str, list[bytes]] = {}
+        """The segment's requests, grouped by tenant, in chunks of about ``chunk_bytes`` whose
+        spans start within :data:`MAX_DAYS_PER_INSERT` days."""
+        groups: dict[str, _Group] = {}
         size = 0
         with open(path, "rb") as f:
             while True:
@@ -170,15 +283,29 @@ class IngestLog:
                 if len(header) < _HEADER.size:
                     break
                 n_tenant, n_body = _HEADER.unpack(header)
+                days: tuple[int, int] | None = None
+                if n_tenant & _HAS_DAYS:
+                    n_tenant &= ~_HAS_DAYS
+                    raw = f.read(_DAYS.size)
+                    if len(raw) < _DAYS.size:
+                        break
+                    days = _DAYS.unpack(raw)
                 tenant, body = f.read(n_tenant), f.read(n_body)
                 if len(body) < n_body:
                     break  # torn by a crash before its fsync: never acknowledged
-                groups.setdefault(tenant.decode(), []).append(body)
+                name = tenant.decode()
+                group = groups.get(name)
+                if group is not None and not group.fits(days):
+                    yield name, group.bodies  # its days would span too many partitions
+                    group = None
+                if group is None:
+                    group = groups[name] = _Group()
+                group.add(body, days)
                 size += len(body)
                 if size >= self._chunk_bytes:
-                    yield from groups.items()
+                    yield from ((t, g.bodies) for t, g in groups.items())
                     groups, size = {}, 0
-        yield from groups.items()
+        yield from ((t, g.bodies) for t, g in groups.items())
 
     # ---------------------------------------------------------------- readers
     def wait_loaded(self, timeout: float = 10.0) -> bool:
@@ -206,6 +333,7 @@ class IngestLog:
         """Stop taking requests and load what is pending (what is not stays on disk)."""
         with self._lock:
             self._closed = True
+        self._stopping.set()
         with self._cond:
             self._cond.notify_all()
         if self._thread.is_alive():
@@ -215,3 +343,27 @@ class IngestLog:
             path = Path(self._file.name)
             if path.exists() and path.stat().st_size == 0:
                 path.unlink()
+
+
+class _Group:
+    """One tenant's requests of a chunk and the days their spans start on."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.first, self.last = 1 << 62, -1
+
+    def fits(self, days: tuple[int, int] | None) -> bool:
+        if days is None or not self.bodies:
+            return True
+        first, last = min(self.first, days[0]), max(self.last, days[1])
+        return last - first < MAX_DAYS_PER_INSERT
+
+    def add(self, body: bytes, days: tuple[int, int] | None) -> None:
+        self.bodies.append(body)
+        if days is not None:
+            self.first, self.last = min(self.first, days[0]), max(self.last, days[1])
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:500]

@@ -6,20 +6,23 @@ import contextlib
 import hmac
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
 from axonize_backend.config import ServerConfig
-from axonize_backend.errors import Overloaded, Unauthorized
+from axonize_backend.errors import BadRequest, Overloaded, Unauthorized
 from axonize_backend.gpu_registry import gpu_record
 from axonize_backend.ingest_log import IngestLog, LogFull
 from axonize_backend.otlp import (
-    check_ids,
+    check_traces,
     gpu_gauge_points,
     parse_metrics,
-    parse_traces,
-    span_count,
+    time_window,
 )
 from axonize_backend.spans import SpanStore
 from axonize_backend.tenants import TenantStore, start_embedded_postgres
@@ -31,6 +34,28 @@ logger = logging.getLogger("axonize.server")
 class IngestResult:
     spans: int = 0
     gpu_points: int = 0
+    rejected: int = 0  # spans or points refused (OTLP partial success), for ``reason``
+    reason: str = ""
+
+
+def trace_response(result: IngestResult) -> Any:
+    """The ``ExportTraceServiceResponse`` of an ingest: a partial success if spans were
+    refused."""
+    response = ts.ExportTraceServiceResponse()
+    if result.rejected:
+        response.partial_success.rejected_spans = result.rejected
+        response.partial_success.error_message = result.reason
+    return response
+
+
+def metrics_response(result: IngestResult) -> Any:
+    """The ``ExportMetricsServiceResponse`` of an ingest (partial success if points were
+    refused)."""
+    response = ms.ExportMetricsServiceResponse()
+    if result.rejected:
+        response.partial_success.rejected_data_points = result.rejected
+        response.partial_success.error_message = result.reason
+    return response
 
 
 class Backend:
@@ -46,12 +71,15 @@ class Backend:
         # Bounded work in flight: beyond it requests are refused with a retryable status
         # instead of queueing without limit.
         self._slots = threading.BoundedSemaphore(16)
+        self.refused_spans = 0  # spans refused for their time (counted, logged, answered)
         # Acknowledged requests wait on disk for a bulk load into the span store.
         self.log = IngestLog(
             config.data_dir / "ingest-log",
             lambda *args: self.spans.insert_spans(*args),
             self._record_gpus,
             start=False,  # started by open(), once the stores are migrated
+            check=lambda tenant, body: self.spans.check_request(tenant, body),
+            healthy=lambda: self.spans.ping(),
         )
 
     @classmethod
@@ -120,20 +148,26 @@ class Backend:
         """Check a trace request and log it; it is acknowledged once on disk and reaches the
         span store with the next bulk load (:meth:`wait_loaded`)."""
         with self._slot():
-            # Parsed here only to refuse a malformed request with a clear message; its spans are
-            # decoded by ClickHouse when loaded.
-            req = parse_traces(body, content_type)
-            n = span_count(req)
-            if not n:
+            # Checked here and logged as re-encoded (what was checked is what ClickHouse
+            # decodes when it loads the request).
+            checked = check_traces(body, content_type, self._window())
+            if checked.rejected:
+                self.refused_spans += checked.rejected
+                logger.info("refused %d spans: %s", checked.rejected, checked.reason)
+            if not checked.spans:
+                if checked.rejected:
+                    raise BadRequest(f"no span accepted: {checked.reason}")
                 return IngestResult()
-            check_ids(req)
-            if not content_type.startswith("application/x-protobuf"):
-                body = req.SerializeToString()  # OTLP/JSON, as protobuf
             try:
-                self.log.append(tenant_id, body)
+                self.log.append(tenant_id, checked.body, checked.days)
             except LogFull as exc:
                 raise Overloaded(str(exc)) from None
-            return IngestResult(spans=n)
+            return IngestResult(
+                spans=checked.spans, rejected=checked.rejected, reason=checked.reason
+            )
+
+    def _window(self) -> tuple[int, int]:
+        return time_window(time.time_ns(), self.config.ttl_days)
 
     def wait_loaded(self, timeout: float = 10.0) -> bool:
         """Wait until every span acknowledged so far can be queried."""
@@ -147,7 +181,19 @@ class Backend:
 
     def ingest_metrics(self, tenant_id: str, body: bytes, content_type: str) -> IngestResult:
         with self._slot():
-            points = gpu_gauge_points(parse_metrics(body, content_type))
+            lo, hi = self._window()
+            found = gpu_gauge_points(parse_metrics(body, content_type))
+            points = [p for p in found if lo <= p.time_ns <= hi]
+            refused = len(found) - len(points)
+            reason = ""
+            if refused:
+                reason = (
+                    f"{refused} gpu.* gauge points outside the accepted window [{lo}, {hi}] "
+                    "(the retention period back, one day ahead of the server's clock)"
+                )
+                if not points:
+                    raise BadRequest(f"no point accepted: {reason}")
             if not points:
                 return IngestResult()
-            return IngestResult(gpu_points=self.spans.insert_gpu_metrics(tenant_id, points))
+            stored = self.spans.insert_gpu_metrics(tenant_id, points)
+            return IngestResult(gpu_points=stored, rejected=refused, reason=reason)

@@ -113,8 +113,18 @@ class SpanStore:
         :func:`~axonize_backend.sql.gpu_records_sql`).  An insert repeated with the same
         ``token`` stores nothing the second time.
         """
-        rows = self.transport.insert_requests(self.db, tenant_id, frame(requests), token, gpus)
+        # One request alone may start on more days than an insert may have partitions (a
+        # segment from before that was refused at ingest): it is bounded by the request size.
+        settings = {"max_partitions_per_insert_block": 0} if len(requests) == 1 else None
+        rows = self.transport.insert_requests(
+            self.db, tenant_id, frame(requests), token, gpus, settings
+        )
         return [(r["service"], list(r["fields"])) for r in rows]
+
+    def check_request(self, tenant_id: str, request: bytes) -> None:
+        """Raise with ClickHouse's reason if the spans of ``request`` cannot be stored (decoded
+        and computed as an insert would, storing nothing)."""
+        self.transport.check_requests(tenant_id, frame([request]))
 
     def insert_gpu_metrics(self, tenant_id: str, points: Iterable[GaugePoint]) -> int:
         """Store GPU gauge points for one tenant; returns how many."""

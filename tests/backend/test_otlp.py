@@ -91,3 +91,46 @@ def test_only_gpu_gauges_naming_a_gpu_become_points() -> None:
     (point,) = gpu_gauge_points(req)
     assert (point.time_ns, point.gpu_uuid, point.metric, point.value, point.node) == (
         5, "GPU-1", "gpu.utilization", 40.0, "n1")
+
+
+def test_a_trace_request_is_stored_as_the_parser_read_it() -> None:
+    """check_traces re-encodes what it checked: a field with the wrong wire type is dropped,
+    a singular field sent twice keeps its last value, a bool is 1, and the days are known."""
+    from axonize_backend.otlp import DAY_NS, check_traces, time_window
+
+    now = 1_800_000_000 * 10**9
+    span = ts.ExportTraceServiceRequest()
+    sp = span.resource_spans.add().scope_spans.add().spans.add(
+        trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="s", start_time_unix_nano=now)
+    sp.attributes.add(key="flag").value.bool_value = True
+    raw = sp.SerializeToString()
+    # bool_value as 3 (the last attribute's last byte), trace_id again, a varint trace_id
+    raw = raw[:-1] + b"\x03" + b"\x0a\x10" + b"\x09" * 16 + b"\x08\x07"
+
+    def field(number: int, payload: bytes) -> bytes:
+        assert len(payload) < 128
+        return bytes([number << 3 | 2, len(payload)]) + payload
+
+    body = field(1, field(2, field(2, raw)))
+    checked = check_traces(body, PB, time_window(now, 30))
+    stored = ts.ExportTraceServiceRequest.FromString(checked.body)
+    (got,) = stored.resource_spans[0].scope_spans[0].spans
+    assert got.trace_id == b"\x09" * 16 and got.attributes[0].value.bool_value is True
+    assert checked.body == stored.SerializeToString()  # canonical: nothing unknown kept
+    assert (checked.spans, checked.rejected, checked.days) == (1, 0, (now // DAY_NS,) * 2)
+
+
+def test_spans_outside_the_window_are_dropped_with_the_reason() -> None:
+    from axonize_backend.otlp import DAY_NS, check_traces, time_window
+
+    now = 1_800_000_000 * 10**9
+    req = ts.ExportTraceServiceRequest()
+    spans = req.resource_spans.add().scope_spans.add().spans
+    for name, start in (("old", now - 31 * DAY_NS), ("ok", now), ("ahead", now + 2 * DAY_NS),
+                        ("max", 2**64 - 1)):
+        spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name=name,
+                  start_time_unix_nano=start)
+    checked = check_traces(req.SerializeToString(), PB, time_window(now, 30))
+    kept = ts.ExportTraceServiceRequest.FromString(checked.body)
+    assert [s.name for s in kept.resource_spans[0].scope_spans[0].spans] == ["ok"]
+    assert checked.rejected == 3 and "span 'old'" in checked.reason

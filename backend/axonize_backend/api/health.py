@@ -14,6 +14,20 @@ class Health(msgspec.Struct):
     stores: dict[str, bool] = msgspec.field(default_factory=dict)
 
 
+class IngestStats(msgspec.Struct):
+    """What the ingest has set aside: nothing of it is lost silently."""
+
+    unloaded_bytes: int  # acknowledged, in the ingest log, not yet in the span store
+    quarantined_requests: int  # acknowledged requests the span store refused (quarantine/)
+    refused_spans: int  # spans refused at ingest for their time (answered as partial success)
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    stores: dict[str, bool]
+    ingest: IngestStats
+
+
 class HealthController(Controller):
     tags = ["health"]
 
@@ -23,10 +37,15 @@ class HealthController(Controller):
         return Health("ok")
 
     @get("/readyz", sync_to_thread=True)
-    def readyz(self, backend: NamedDependency[Backend]) -> Response[Health]:
-        """Both stores answer."""
+    def readyz(self, backend: NamedDependency[Backend]) -> Response[Readiness]:
+        """Both stores answer; and the ingest's counters since start (the quarantine's since
+        ever)."""
         stores = {"clickhouse": backend.spans.ping(), "postgres": backend.tenants.ping()}
         ok = all(stores.values())
+        ingest = IngestStats(
+            backend.log.unloaded_bytes, backend.log.quarantined, backend.refused_spans
+        )
         return Response(
-            Health("ok" if ok else "unavailable", stores), status_code=200 if ok else 503
+            Readiness("ok" if ok else "unavailable", stores, ingest),
+            status_code=200 if ok else 503,
         )

@@ -3,14 +3,13 @@ acknowledged once the request is stored (traces: in the ingest log)."""
 
 from __future__ import annotations
 
-import gzip
+import zlib
 from typing import Any
 
 from anyio import to_thread
+from google.protobuf import json_format
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency, Provide
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from axonize_backend.api.auth import provide_tenant
 from axonize_backend.api.problems import (
@@ -18,7 +17,7 @@ from axonize_backend.api.problems import (
     ContentTooLargeProblem,
     UnsupportedMediaTypeProblem,
 )
-from axonize_backend.service import Backend
+from axonize_backend.service import Backend, metrics_response, trace_response
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -36,16 +35,57 @@ def media_type(request: Request[Any, Any, Any]) -> str:
 
 
 async def request_body(request: Request[Any, Any, Any], max_bytes: int) -> bytes:
-    """The body, gunzipped if it says so; the limit holds after decompression too."""
-    body = await request.body()
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        try:
-            body = gzip.decompress(body)
-        except OSError:
-            raise BadRequestProblem("body is not valid gzip") from None
-        if len(body) > max_bytes:
-            raise ContentTooLargeProblem("decompressed body too large")
-    return body
+    """The body, gunzipped if it says so, read as it arrives: at most ``max_bytes`` of it is
+    ever held, before decompression and after (a larger one is a 413 problem)."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "", "gzip", "x-gzip"):
+        raise UnsupportedMediaTypeProblem(
+            f"content-encoding {encoding!r} is not accepted: use gzip or none"
+        )
+    inflate = Inflater(max_bytes) if encoding in ("gzip", "x-gzip") else None
+    raw = 0
+    parts: list[bytes] = []
+    async for chunk in request.stream():
+        raw += len(chunk)
+        if raw > max_bytes:
+            raise ContentTooLargeProblem(f"body over {max_bytes} bytes")
+        parts.append(inflate.feed(chunk) if inflate else chunk)
+    if inflate:
+        parts.append(inflate.finish())
+    return b"".join(parts)
+
+
+class Inflater:
+    """Streaming gzip decompression (members one after another, as gzip allows) that stops at
+    ``max_bytes`` of output."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip only
+        self._left = max_bytes
+        self._max = max_bytes
+
+    def feed(self, data: bytes) -> bytes:
+        parts = []
+        while data:
+            try:
+                # At most one byte past the limit: enough to know it is over.
+                out = self._zlib.decompress(data, self._left + 1)
+            except zlib.error:
+                raise BadRequestProblem("body is not valid gzip") from None
+            self._left -= len(out)
+            if self._left < 0 or self._zlib.unconsumed_tail:
+                raise ContentTooLargeProblem(f"decompressed body over {self._max} bytes")
+            parts.append(out)
+            data = b""
+            if self._zlib.eof and self._zlib.unused_data:  # the next member
+                data = self._zlib.unused_data
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return b"".join(parts)
+
+    def finish(self) -> bytes:
+        if not self._zlib.eof:
+            raise BadRequestProblem("body is not valid gzip (truncated)")
+        return b""
 
 
 class OtlpController(Controller):
@@ -64,8 +104,8 @@ class OtlpController(Controller):
         """OTLP/HTTP traces (ExportTraceServiceRequest)."""
         content_type = media_type(request)
         body = await request_body(request, backend.config.max_request_bytes)
-        await to_thread.run_sync(backend.ingest_traces, tenant, body, content_type)
-        return _reply(ts.ExportTraceServiceResponse(), content_type)
+        result = await to_thread.run_sync(backend.ingest_traces, tenant, body, content_type)
+        return _reply(trace_response(result), content_type)
 
     @post("/v1/metrics", status_code=200)
     async def metrics(
@@ -77,12 +117,14 @@ class OtlpController(Controller):
         """OTLP/HTTP metrics (the ``gpu.*`` gauges are stored)."""
         content_type = media_type(request)
         body = await request_body(request, backend.config.max_request_bytes)
-        await to_thread.run_sync(backend.ingest_metrics, tenant, body, content_type)
-        return _reply(ms.ExportMetricsServiceResponse(), content_type)
+        result = await to_thread.run_sync(backend.ingest_metrics, tenant, body, content_type)
+        return _reply(metrics_response(result), content_type)
 
 
 def _reply(message: Any, content_type: str) -> Response[bytes]:
-    """The (empty) export response, in the request's encoding."""
+    """The export response (empty, or a partial success), in the request's encoding."""
     if content_type == PROTOBUF:
         return Response(message.SerializeToString(), media_type=PROTOBUF)
-    return Response(b"{}", media_type=JSON)
+    if not message.ByteSize():
+        return Response(b"{}", media_type=JSON)
+    return Response(json_format.MessageToJson(message).encode(), media_type=JSON)
