@@ -17,7 +17,17 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import backend, caller, export, gpu, hf_generate, ollama, sdk_down, threads
+from bench import (
+    backend,
+    caller,
+    export,
+    faults,
+    gpu,
+    hf_generate,
+    ollama,
+    sdk_down,
+    threads,
+)
 from bench.measure import Figure
 from bench.report import print_table, write_json, write_readme
 from bench.sizes import FULL, QUICK, SMOKE, Sizes
@@ -45,6 +55,8 @@ GROUPS = {
                           "simulated H100s"),
     "backend": Group(backend.backend, "ingest_spans_per_s, storage_bytes_per_span, api_p99_ms: "
                                       "axonize-server on its embedded stores"),
+    "faults": Group(faults.faults, "fault_acked_lost, fuzz_5xx, bomb_peak_rss_mb: "
+                                   "axonize-server under kill -9, mutated requests, a gzip bomb"),
     "ollama": Group(ollama.ollama, "ollama_call_overhead_us, ollama_stream_overhead_us: the "
                                    "ollama client traced by Axonize vs OpenLLMetry"),
     "export": Group(export.export, "export_spans_per_s, burst_dropped_spans: end to end over "

@@ -26,15 +26,20 @@ class Sizes:
     ollama_warmup: int  # calls per client state before the rounds
     export_n: int  # spans in each end-to-end export burst
     sdk_down_seconds: float  # how long spans are made with the endpoint down, per side
+    fuzz_cases: int  # mutated OTLP requests sent to axonize-server
+    fault_kills: int  # rounds of kill -9 under load
+    fault_load_seconds: float  # load before each kill
 
 
 FULL = Sizes(trials=31, n=5_000, memory_trials=9, memory_n=10_000, hf_trials=15,
              gpu_seconds=10.0, backend_spans=1_000_000, backend_ref_spans=20_000, api_calls=200,
              ollama_trials=41, ollama_calls=100, ollama_warmup=20, export_n=100_000,
-             sdk_down_seconds=180.0)
+             sdk_down_seconds=180.0, fuzz_cases=10_000, fault_kills=3,
+             fault_load_seconds=5.0)
 QUICK = replace(FULL, trials=5, n=2_000, hf_trials=5, gpu_seconds=3.0, backend_spans=100_000,
                 api_calls=20, ollama_trials=5, ollama_calls=40, export_n=20_000,
-                sdk_down_seconds=30.0)
+                sdk_down_seconds=30.0, fuzz_cases=2_000, fault_kills=1)
 SMOKE = Sizes(trials=2, n=200, memory_trials=2, memory_n=500, hf_trials=1, gpu_seconds=0.5,
               backend_spans=2_048, backend_ref_spans=500, api_calls=3, ollama_trials=2,
-              ollama_calls=2, ollama_warmup=2, export_n=1_000, sdk_down_seconds=2.0)
+              ollama_calls=2, ollama_warmup=2, export_n=1_000, sdk_down_seconds=2.0,
+              fuzz_cases=50, fault_kills=1, fault_load_seconds=1.0)
