@@ -73,14 +73,14 @@ def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fmt(v: float, unit: str) -> str:
+    if v != v:  # no baseline
+        return "-"
     if unit == "x":
         return f"{v:.3f}x"
     if unit == "spans/s":
         return f"{v:,.0f}/s"
     if unit == "spans":
         return f"{v:,.0f}"
-    if v != v:  # no baseline
-        return "-"
     if unit == "%":
         return f"{v:.2f} %"
     return f"{v:,.0f} {unit}"
