@@ -43,9 +43,9 @@ _ORIGINAL_SUBMIT: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
 _IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
 
 
-def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
-                run: Callable[[], Any]) -> None:
-    """The carried ``run``: a new thread's context is empty, so there is nothing to restore."""
+def _carry_into_this_thread(span: Span | None, otel: Any) -> None:
+    """Make the carried context current in a new thread (its context is empty: nothing to
+    restore later).  Never raises."""
     try:
         CURRENT.set(span)
         if otel is not None:
@@ -53,6 +53,12 @@ def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
     except Exception:
         debug_once("thread-run", "axonize: could not carry the context into a thread",
                    exc_info=True)
+
+
+def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
+                run: Callable[[], Any]) -> None:
+    """The carried ``run`` of a Thread subclass with its own ``run``."""
+    _carry_into_this_thread(span, otel)
     try:
         run()
     finally:
@@ -63,13 +69,7 @@ def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
 def _run_target(span: Span | None, otel: Any, target: Callable[..., Any], /, *args: Any,
                 **kwargs: Any) -> Any:
     """The carried ``target`` of a plain Thread (``Thread.run`` calls it, then drops it)."""
-    try:
-        CURRENT.set(span)
-        if otel is not None:
-            _otel_attach(otel)
-    except Exception:
-        debug_once("thread-run", "axonize: could not carry the context into a thread",
-                   exc_info=True)
+    _carry_into_this_thread(span, otel)
     return target(*args, **kwargs)
 
 
