@@ -17,16 +17,9 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
-from opentelemetry.proto.common.v1 import common_pb2
 
-
-def any_value(v: common_pb2.AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    if kind == "array_value":
-        return [any_value(x) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
-    return getattr(v, kind) if kind else None
+# One decoder of OTLP values: the test kit's (re-exported for the tests that import it here).
+from axonize_core._testing import any_value
 
 
 def attrs(kvs: Any) -> dict[str, Any]:
