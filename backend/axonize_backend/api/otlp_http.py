@@ -4,6 +4,7 @@ acknowledged once the request is stored (traces: in the ingest log)."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from anyio import to_thread
@@ -17,7 +18,7 @@ from axonize_backend.api.problems import (
     ContentTooLargeProblem,
     UnsupportedMediaTypeProblem,
 )
-from axonize_backend.service import Backend, metrics_response, trace_response
+from axonize_backend.service import Backend, IngestResult, metrics_response, trace_response
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -102,10 +103,8 @@ class OtlpController(Controller):
         tenant: NamedDependency[str],
     ) -> Response[bytes]:
         """OTLP/HTTP traces (ExportTraceServiceRequest)."""
-        content_type = media_type(request)
-        body = await request_body(request, backend.config.max_request_bytes)
-        result = await to_thread.run_sync(backend.ingest_traces, tenant, body, content_type)
-        return _reply(trace_response(result), content_type)
+        return await _export(request, backend.config.max_request_bytes, backend.ingest_traces,
+                             tenant, trace_response)
 
     @post("/v1/metrics", status_code=200)
     async def metrics(
@@ -115,10 +114,18 @@ class OtlpController(Controller):
         tenant: NamedDependency[str],
     ) -> Response[bytes]:
         """OTLP/HTTP metrics (the ``gpu.*`` gauges are stored)."""
-        content_type = media_type(request)
-        body = await request_body(request, backend.config.max_request_bytes)
-        result = await to_thread.run_sync(backend.ingest_metrics, tenant, body, content_type)
-        return _reply(metrics_response(result), content_type)
+        return await _export(request, backend.config.max_request_bytes, backend.ingest_metrics,
+                             tenant, metrics_response)
+
+
+async def _export(request: Request[Any, Any, Any], max_bytes: int,
+                  ingest: Callable[[str, bytes, str], IngestResult], tenant: str,
+                  respond: Callable[[IngestResult], Any]) -> Response[bytes]:
+    """Read the body (bounded), ingest it off the event loop, answer in the request's encoding."""
+    content_type = media_type(request)
+    body = await request_body(request, max_bytes)
+    result = await to_thread.run_sync(ingest, tenant, body, content_type)
+    return _reply(respond(result), content_type)
 
 
 def _reply(message: Any, content_type: str) -> Response[bytes]:
