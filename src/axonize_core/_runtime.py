@@ -15,8 +15,7 @@ from axonize_core._otlp.encode import TraceEncoder
 from axonize_core._otlp.exporters import Exporter
 from axonize_core._processor import BatchProcessor, ExportHook
 from axonize_core._record import is_llm
-from axonize_core._state import ENRICH, FORK_CALLBACKS, PIPELINE, RECORDING, RUNTIME
-from axonize_core._state import NullSink as _NullSink
+from axonize_core._state import ENRICH, FORK_CALLBACKS, PIPELINE, RECORDING, RUNTIME, NullSink
 from axonize_core._version import __version__
 
 _lock = threading.RLock()
@@ -42,7 +41,7 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
         if cfg.disabled:
             _threads.uninstall()
             RECORDING.on = PIPELINE.fast = False
-            PIPELINE.set_sink(_NullSink())
+            PIPELINE.set_sink(NullSink())
             return cfg
         resource = cfg.resource()
         encoder = TraceEncoder(resource, "axonize", __version__, cfg.semconv)
@@ -56,7 +55,7 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
             logger.warning("axonize: tracing disabled: %s", exc)
             _threads.uninstall()
             RECORDING.on = PIPELINE.fast = False
-            PIPELINE.set_sink(_NullSink())
+            PIPELINE.set_sink(NullSink())
             return cfg
         ENRICH.genai_latest = cfg.genai_conventions == "latest_experimental"
         proc.hooks.extend(RUNTIME.export_hooks)
@@ -172,7 +171,7 @@ def _shutdown_locked(timeout: float) -> bool:
     finally:
         _stop_gpu()
         if PIPELINE.sink is proc.buffer:
-            PIPELINE.set_sink(_NullSink())
+            PIPELINE.set_sink(NullSink())
 
 
 def _at_exit() -> None:

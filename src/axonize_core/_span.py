@@ -22,7 +22,6 @@ from opentelemetry import trace as _otel_trace
 
 from axonize_core import _state
 from axonize_core import semconv as sc
-from axonize_core._state import NullSink as _NullSink  # noqa: F401  (older import path)
 
 # Assigned, not imported: CPython 3.11 compiles ``NAME.method()`` without its method-call fast
 # path when NAME came from an import, which would cost a bound method per call on the hot path.
