@@ -83,4 +83,6 @@ def _fmt(v: float, unit: str) -> str:
         return f"{v:,.0f}"
     if unit == "%":
         return f"{v:.2f} %"
+    if unit == "us" and abs(v) < 10:  # overheads near a few-µs target: a whole number hides them
+        return f"{v:.1f} {unit}"
     return f"{v:,.0f} {unit}"

@@ -26,7 +26,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from axonize_core import _state
-from axonize_core._carry import _otel_attach, otel_now, run_in
+from axonize_core._carry import _otel_attach, _otel_get_current, run_in
 from axonize_core._log import debug_once
 from axonize_core._span import _OTEL
 
@@ -43,22 +43,16 @@ _ORIGINAL_SUBMIT: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
 _IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
 
 
-def _carry_into_this_thread(span: Span | None, otel: Any) -> None:
-    """Make the carried context current in a new thread (its context is empty: nothing to
-    restore later).  Never raises."""
+def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
+                run: Callable[[], Any]) -> None:
+    """The carried ``run`` of a Thread subclass with its own ``run``."""
     try:
-        CURRENT.set(span)
+        CURRENT.set(span)  # a new thread's context is empty: nothing to restore later
         if otel is not None:
             _otel_attach(otel)
     except Exception:
         debug_once("thread-run", "axonize: could not carry the context into a thread",
                    exc_info=True)
-
-
-def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
-                run: Callable[[], Any]) -> None:
-    """The carried ``run`` of a Thread subclass with its own ``run``."""
-    _carry_into_this_thread(span, otel)
     try:
         run()
     finally:
@@ -68,42 +62,88 @@ def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
 
 def _run_target(span: Span | None, otel: Any, target: Callable[..., Any], /, *args: Any,
                 **kwargs: Any) -> Any:
-    """The carried ``target`` of a plain Thread (``Thread.run`` calls it, then drops it)."""
-    _carry_into_this_thread(span, otel)
+    """The carried ``target`` of a plain Thread: ``Thread.run`` calls it with the carried
+    context ahead of the user's arguments (then drops ``_target`` and ``_args``)."""
+    try:
+        CURRENT.set(span)
+        if otel is not None:
+            _otel_attach(otel)
+    except Exception:
+        debug_once("thread-run", "axonize: could not carry the context into a thread",
+                   exc_info=True)
     return target(*args, **kwargs)
+
+
+# How ``_start`` carried the context, to undo it when the thread does not start.
+_NOTHING, _TARGET, _RUN = 0, 1, 2
 
 
 def _start(self: threading.Thread) -> None:
     span = CURRENT.get()
-    if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
+    if not _hooks.on or (span is None and _OTEL._TRACER_PROVIDER is None):  # as if unpatched
         return _ORIGINAL_START(self)
-    attribute = ""
+    if (span is None or _OTEL._TRACER_PROVIDER is not None or type(self).run is not _THREAD_RUN
+            or _IN_SUBMIT.get()):
+        return _start_carrying(self, span)
+    # The common case, kept short: Thread(target=...) with an Axonize span current and no OTel
+    # tracer provider.  ``run`` calls ``_run_target`` with the span ahead of the user's
+    # arguments; replacing attributes the instance has is cheaper than adding one (which
+    # rebuilds its __dict__) or making a partial.
+    try:
+        target = self._target  # type: ignore[attr-defined]
+        args = self._args  # type: ignore[attr-defined]
+    except AttributeError:  # ran already (``run`` drops them): start() raises as it would
+        return _ORIGINAL_START(self)
+    if target is None:
+        return _ORIGINAL_START(self)
+    try:
+        # Concatenation is cheaper than unpacking; ``args`` given as a list lands in except.
+        self._args = (span, None, target) + args  # type: ignore[attr-defined]  # noqa: RUF005
+        self._target = _run_target  # type: ignore[attr-defined]
+    except Exception:  # not a Thread as the standard library makes it (or started already)
+        return _start_carrying(self, span)
+    try:
+        return _ORIGINAL_START(self)
+    except BaseException:  # not started (started twice, no thread left): leave it as it was
+        self._target = target  # type: ignore[attr-defined]
+        self._args = args  # type: ignore[attr-defined]
+        raise
+
+
+def _start_carrying(self: threading.Thread, span: Span | None) -> None:
+    """``Thread.start`` carrying ``span`` and OTel's context, for any kind of Thread."""
+    how = _NOTHING
     previous: Any = None
     try:
-        otel = otel_now()
+        otel = None if _OTEL._TRACER_PROVIDER is None else (_otel_get_current() or None)
         if (span is not None or otel is not None) and not _IN_SUBMIT.get():
-            target = getattr(self, "_target", None)
-            if target is not None and type(self).run is _THREAD_RUN:
-                # The common case, Thread(target=...): wrap the target.  Replacing an attribute
-                # the instance has is cheap; adding one (``run``) rebuilds its __dict__.
-                attribute, previous = "_target", target
-                self._target = partial(  # type: ignore[attr-defined]
-                    _run_target, span, otel, target)
+            if type(self).run is _THREAD_RUN:
+                # The common case, Thread(target=...): ``run`` calls ``_run_target`` with the
+                # context ahead of the user's arguments.  Replacing attributes the instance has
+                # is cheap; adding one rebuilds its __dict__, and a partial costs more.
+                target = getattr(self, "_target", None)  # None: ran already, or no target
+                if target is not None:
+                    previous = self._args  # type: ignore[attr-defined]
+                    self._args = (span, otel, target, *previous)  # type: ignore[attr-defined]
+                    self._target = _run_target  # type: ignore[attr-defined]
+                    how = _TARGET
             else:  # a subclass with its own run()
-                attribute, previous = "run", self.__dict__.get("run", None)
+                previous = self.__dict__.get("run", None)
                 self.run = partial(  # type: ignore[method-assign]
                     _run_thread, self, span, otel, self.run)
+                how = _RUN
     except Exception:
         debug_once("thread-start", "axonize: could not carry the context into a thread",
                    exc_info=True)
-    if not attribute:
+    if how == _NOTHING:
         return _ORIGINAL_START(self)
     try:
         return _ORIGINAL_START(self)
     except BaseException:  # not started (started twice, no thread left): leave it as it was
         try:
-            if attribute == "_target":
-                self._target = previous  # type: ignore[attr-defined]
+            if how == _TARGET:
+                self._target = self._args[2]  # type: ignore[attr-defined]
+                self._args = previous  # type: ignore[attr-defined]
             elif previous is None:
                 self.__dict__.pop("run", None)
             else:
@@ -124,20 +164,20 @@ def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
     if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     try:
-        otel = otel_now()
+        otel = None if _OTEL._TRACER_PROVIDER is None else (_otel_get_current() or None)
         if (span is None and otel is None) or (_FOREIGN and isinstance(self, _FOREIGN)):
-            carried = None
+            token = None
         else:
-            carried = partial(run_in, span, otel, fn)
             token = _IN_SUBMIT.set(True)
     except Exception:
         debug_once("executor-submit", "axonize: could not carry the context into a task",
                    exc_info=True)
-        carried = None
-    if carried is None:
+        token = None
+    if token is None:
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     try:
-        return _ORIGINAL_SUBMIT(self, carried, *args, **kwargs)
+        # The task runs ``run_in(span, otel, fn, *args, **kwargs)``: no wrapper object to make.
+        return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
     finally:
         _IN_SUBMIT.reset(token)
 

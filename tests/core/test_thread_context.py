@@ -56,6 +56,26 @@ def test_a_thread_started_under_a_span_is_its_child(traced: GrpcSink) -> None:
     assert "run" not in t.__dict__  # the finished thread holds no context
 
 
+def test_a_thread_gets_its_arguments_unchanged_however_they_were_given(
+        traced: GrpcSink) -> None:
+    got: list[tuple[Any, ...]] = []
+
+    def target(*args: Any, **kwargs: Any) -> None:
+        with axonize.span(f"args {len(got)}"):
+            got.append((args, kwargs))
+
+    kwargs = {"span": "k", "fn": None}  # the names of the carrier's own parameters
+    with axonize.span("request"):
+        for args in ((1, "two"), [3, "four"], ()):
+            t = threading.Thread(target=target, args=args, kwargs=kwargs)
+            t.start()
+            t.join()
+    assert got == [((1, "two"), kwargs), ((3, "four"), kwargs), ((), kwargs)]
+    spans = spans_by_name(traced, 4)
+    for i in range(3):
+        assert spans[f"args {i}"].parent_span_id == spans["request"].span_id
+
+
 def test_a_thread_subclass_with_its_own_run_is_followed(traced: GrpcSink) -> None:
     class Worker(threading.Thread):
         def run(self) -> None:
