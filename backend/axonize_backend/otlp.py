@@ -147,17 +147,25 @@ def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> Che
     lo, hi = window
     kept = rejected = 0
     reason = ""
-    first_day, last_day = 1 << 62, -1
+    earliest, latest = hi + 1, lo - 1
+    # One pass per span, written out: this loop is most of the server's CPU per span.
     for rs in req.resource_spans:
         for ss in rs.scope_spans:
-            refused = []
-            for i, sp in enumerate(ss.spans):
-                _check_span_ids(sp)
+            refused: list[int] = []
+            i = -1
+            for sp in ss.spans:
+                i += 1
+                if len(sp.trace_id) != TRACE_ID_BYTES or len(sp.span_id) != SPAN_ID_BYTES:
+                    _check_span_ids(sp)  # raises, naming the span
+                parent = sp.parent_span_id
+                if parent and len(parent) != SPAN_ID_BYTES:
+                    _check_span_ids(sp)
                 start = sp.start_time_unix_nano
                 if lo <= start <= hi:
-                    kept += 1
-                    day = start // DAY_NS
-                    first_day, last_day = min(first_day, day), max(last_day, day)
+                    if start < earliest:
+                        earliest = start
+                    if start > latest:
+                        latest = start
                     continue
                 refused.append(i)
                 if not reason:
@@ -166,12 +174,15 @@ def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> Che
                         f"accepted window [{lo}, {hi}] (the retention period back, one day "
                         "ahead of the server's clock)"
                     )
-            for i in reversed(refused):
-                del ss.spans[i]
-            rejected += len(refused)
+            if refused:
+                for i in reversed(refused):
+                    del ss.spans[i]
+                rejected += len(refused)
+            kept += len(ss.spans)
     if not kept:
         return CheckedTraces(b"", 0, rejected, reason)
-    return CheckedTraces(req.SerializeToString(), kept, rejected, reason, (first_day, last_day))
+    return CheckedTraces(req.SerializeToString(), kept, rejected, reason,
+                         (earliest // DAY_NS, latest // DAY_NS))
 
 
 def span_count(req: Any) -> int:
