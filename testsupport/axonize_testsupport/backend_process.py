@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from axonize_testsupport.otlp_fuzz import PB, KeepAliveClient
 from axonize_testsupport.ports import free_port
+from axonize_testsupport.pressure import rss_of
 
 ADMIN = "fault-admin-key"
 
@@ -100,8 +101,7 @@ class ServeProcess:
         self.proc.wait(30)
 
     def rss_bytes(self) -> int:
-        with open(f"/proc/{self.proc.pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        return rss_of(self.proc.pid)
 
 
 def span_request(trace: int, name: str = "load") -> bytes:
