@@ -70,6 +70,8 @@ def bind(pipe: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict
 
 def model_name(pipe: Any) -> str:
     path = getattr(getattr(pipe, "config", None), "_name_or_path", None) or ""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
     if isinstance(path, str) and path:
         return os.path.basename(path.rstrip("/")) if os.path.isabs(path) else path
     return type(pipe).__name__

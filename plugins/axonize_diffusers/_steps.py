@@ -21,7 +21,7 @@ from typing import Any
 
 import wrapt
 
-from axonize_core.instrumentation import LlmSpan, now_ns, semconv
+from axonize_core.instrumentation import LlmSpan, log_internal_error, now_ns, semconv
 
 
 class StepClock:
@@ -81,19 +81,31 @@ class TimedBar(wrapt.ObjectProxy):  # type: ignore[misc]
         return self
 
     def __exit__(self, *exc: Any) -> Any:
-        self._self_clock.close()
+        try:
+            self._self_clock.close()
+        except Exception:
+            log_internal_error("diffusers-step", "axonize: could not time a step")
         return self.__wrapped__.__exit__(*exc)
 
     def update(self, n: int | float | None = 1) -> Any:
-        self._self_clock.step(int(n) if n else 0)
+        try:
+            self._self_clock.step(int(n) if n else 0)
+        except Exception:
+            log_internal_error("diffusers-step", "axonize: could not time a step")
         return self.__wrapped__.update(n)
 
     def __iter__(self) -> Any:
         clock = self._self_clock
         for item in self.__wrapped__:
             yield item
-            clock.step(1)
-        clock.close()
+            try:
+                clock.step(1)
+            except Exception:
+                log_internal_error("diffusers-step", "axonize: could not time a step")
+        try:
+            clock.close()
+        except Exception:
+            log_internal_error("diffusers-step", "axonize: could not time a step")
 
 
 def _compiled(module: Any) -> bool:

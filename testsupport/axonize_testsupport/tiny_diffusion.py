@@ -103,7 +103,7 @@ def stable_diffusion(scheduler: Any = None) -> Any:
         pad_token_id=tokenizer.pad_token_id))
     pipe = StableDiffusionPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-        scheduler=scheduler or PNDMScheduler(skip_prk_steps=True), safety_checker=None,
-        feature_extractor=None, requires_safety_checker=False)
+        scheduler=scheduler or PNDMScheduler(skip_prk_steps=True, steps_offset=1),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe
