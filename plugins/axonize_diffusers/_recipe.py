@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import weakref
+from itertools import islice
 from typing import Any
 
 from axonize_core.instrumentation import semconv
@@ -140,13 +141,13 @@ def _offload(pipe: Any, net: Any) -> str | None:
     if getattr(pipe, "_all_hooks", None):
         return "model"
     if net is not None:
-        for module in (net, *list(net.children())[:4]):
+        for module in (net, *islice(net.children(), 4)):
             hooks = getattr(getattr(module, "_diffusers_hook", None), "hooks", None)
             if isinstance(hooks, dict) and "group_offloading" in hooks:
                 return "group"
     if getattr(pipe, "_offload_device", None) is not None and hasattr(net, "_hf_hook"):
         return "sequential"
-    if net is not None and any(hasattr(m, "_hf_hook") for m in list(net.children())[:4]):
+    if net is not None and any(hasattr(m, "_hf_hook") for m in islice(net.children(), 4)):
         return "sequential"
     return None
 
