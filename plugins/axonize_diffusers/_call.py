@@ -50,8 +50,8 @@ def traced_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 def traced_progress_bar(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     bar = wrapped(*args, **kwargs)
     call = _ACTIVE.get()
-    if call is None or bar is None or call.clock is None:
-        return bar
+    if call is None or bar is None or call.clock is None or isinstance(bar, TimedBar):
+        return bar  # (an override calling super().progress_bar: time its steps once)
     try:
         return TimedBar(bar, call.clock)
     except Exception:

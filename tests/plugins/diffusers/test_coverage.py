@@ -68,6 +68,37 @@ def test_a_hand_written_pipeline_with_its_own_loop(traced: Capture) -> None:
     assert span["attributes"]["ai.diffusion.images"] == 1
 
 
+def test_an_overridden_progress_bar_is_timed_once(traced: Capture) -> None:
+    class Described(HandWritten):
+        def progress_bar(self, iterable: Any = None, total: Any = None) -> Any:
+            bar = super().progress_bar(iterable=iterable, total=total)
+            bar.set_description("denoising")
+            return bar
+
+    base = tiny_diffusion.ddpm()
+    pipe = Described(unet=base.unet, scheduler=base.scheduler)
+    pipe.set_progress_bar_config(disable=True)
+    pipe(num_inference_steps=3)
+    assert traced.spans_as_dicts()[0]["attributes"]["ai.diffusion.steps"] == 3
+
+
+def test_a_video_pipeline_is_named_for_its_output(traced: Capture) -> None:
+    class Clip(HandWritten):
+        def __call__(self, num_frames: int = 4, num_inference_steps: int = 2) -> Any:
+            out = super().__call__(num_inference_steps=num_inference_steps)
+            return {"frames": [out.images] * num_frames}
+
+    base = tiny_diffusion.ddpm()
+    pipe = Clip(unet=base.unet, scheduler=base.scheduler)
+    pipe.set_progress_bar_config(disable=True)
+    pipe(num_frames=6)
+    (span,) = traced.spans_as_dicts()
+    assert span["name"] == "video_generation Clip"
+    assert span["attributes"]["gen_ai.operation.name"] == "video_generation"
+    assert span["attributes"]["ai.diffusion.frames"] == 6
+    assert span["attributes"]["ai.diffusion.steps"] == 2
+
+
 def test_a_pipeline_calling_another_is_one_span_with_all_steps(traced: Capture) -> None:
     class TwoPass(DiffusionPipeline):
         def __init__(self, inner: Any) -> None:
