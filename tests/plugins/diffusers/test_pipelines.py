@@ -258,3 +258,36 @@ def test_settings_that_change_the_numbers_are_recorded(traced: Capture, sd: Any)
         sd.vae.disable_slicing()
     a = one_span(traced)["attributes"]
     assert (a["ai.diffusion.vae.tiling"], a["ai.diffusion.vae.slicing"]) == (True, True)
+
+
+@pytest.mark.axonize_capture(deterministic=False)
+def test_a_second_order_scheduler_counts_steps_not_model_passes(traced: Capture) -> None:
+    from diffusers import HeunDiscreteScheduler
+
+    pipe = tiny_diffusion.stable_diffusion()
+    pipe.scheduler = HeunDiscreteScheduler.from_config(pipe.scheduler.config)
+    passes: list[int] = []
+    handle = pipe.unet.register_forward_hook(lambda *a: passes.append(1))
+    try:
+        pipe("a cat", num_inference_steps=4, output_type="np")
+    finally:
+        handle.remove()
+    assert len(passes) == 2 * 4 - 1  # Heun: two model passes per step but the first
+    a = one_span(traced)["attributes"]
+    assert (a["ai.diffusion.steps"], a["ai.diffusion.request.steps"]) == (4, 4)
+    assert a["ai.diffusion.scheduler"] == "HeunDiscreteScheduler"
+
+
+@pytest.mark.axonize_capture(deterministic=False)
+def test_image_to_image_counts_the_steps_it_runs(traced: Capture, sd: Any) -> None:
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    pipe = StableDiffusionImg2ImgPipeline(**sd.components)
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe("a cat", image=torch.rand(1, 3, 32, 32), num_inference_steps=6, strength=0.5)
+    assert out.images[0].size == (32, 32)
+    a = one_span(traced)["attributes"]
+    # strength 0.5 skips half of the schedule: the span says what ran, and what was asked.
+    assert (a["ai.diffusion.steps"], a["ai.diffusion.request.steps"]) == (3, 6)
+    assert (a["ai.diffusion.height"], a["ai.diffusion.width"]) == (32, 32)
+    assert a["ai.diffusion.pipeline"] == "StableDiffusionImg2ImgPipeline"
