@@ -42,14 +42,14 @@ def install_torch(session: nox.Session) -> list[str]:
 def tests(session: nox.Session) -> None:
     """Run the test suite: real OTLP over gRPC and HTTP on loopback, real tiny models."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[test,transformers,ollama,nvidia,backend]",
+    session.install(*constraint, "-e", ".[test,transformers,ollama,nvidia,backend,diffusers]",
                     "-e", "testsupport")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "AXONIZE_STRICT": "1"})
 
 
 # The oldest framework versions the plugins claim; the `tests` session has the newest.
-OLDEST = {"transformers": "4.51.3", "ollama": "0.4.0"}
+OLDEST = {"transformers": "4.51.3", "ollama": "0.4.0", "diffusers": "0.33.1"}
 
 
 @nox.session(python=PYTHON)
@@ -104,8 +104,8 @@ def bench_smoke(session: nox.Session) -> None:
 def _install_bench(session: nox.Session) -> None:
     constraint = install_torch(session)
     # The peer the Ollama figures are compared with: a bench-only dependency.
-    session.install(*constraint, "-e", ".[test,transformers,ollama,backend]", "-e", "testsupport",
-                    "opentelemetry-instrumentation-ollama")
+    session.install(*constraint, "-e", ".[test,transformers,ollama,backend,diffusers]",
+                    "-e", "testsupport", "opentelemetry-instrumentation-ollama")
 
 
 @contextlib.contextmanager
@@ -133,7 +133,8 @@ def demo(session: nox.Session) -> None:
     the backend on its embedded stores, send it traces, print what its API answers, and leave
     it running with its URLs."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[transformers,ollama,backend]", "-e", "testsupport")
+    session.install(*constraint, "-e", ".[transformers,ollama,backend,diffusers]",
+                    "-e", "testsupport")
     out_dir = ROOT / "demo-output"
     out_dir.mkdir(exist_ok=True)
     for path in out_dir.glob("*.jsonl"):
@@ -162,9 +163,21 @@ def demo(session: nox.Session) -> None:
                     "examples/ollama_integration.py",
                     env={**env, "AXONIZE_FILE_PATH": str(ollama_spans), "OLLAMA_HOST": host})
     session.run("python", "-m", "axonize", "summary", str(ollama_spans))
+    _demo_diffusers(session, env, out_dir)
     session.log(f"spans and metrics (OTLP JSON lines): {out_dir}; to send them to any OTLP "
                 "endpoint instead: OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 "
                 "axonize-instrument python app.py")
     session.log("4/4 the backend: axonize-server on its embedded stores (chDB, PostgreSQL), "
                 "fed by the examples over OTLP/gRPC, queried over its REST API")
     session.run("python", "examples/backend_demo.py", "--keep-running")
+
+
+def _demo_diffusers(session: nox.Session, env: dict[str, str], out_dir: pathlib.Path) -> None:
+    """The demo's Diffusers step: a plain Diffusers program under axonize-instrument."""
+    spans = out_dir / "diffusers.jsonl"
+    session.log("zero code, Diffusers: axonize-instrument python examples/diffusers_integration.py "
+                "(tiny random-weight Stable Diffusion and DDPM built on the spot; each call a span "
+                "with steps/s, images/s and the time in text encoding, denoising and VAE decoding)")
+    session.run("axonize-instrument", "--service-name", "diffusers-demo", "python",
+                "examples/diffusers_integration.py", env={**env, "AXONIZE_FILE_PATH": str(spans)})
+    session.run("python", "-m", "axonize", "summary", str(spans))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from bench import (
     backend,
     caller,
+    diffusers,
     export,
     faults,
     gpu,
@@ -65,6 +66,8 @@ GROUPS = {
                                       "a new thread or pool task, hook on vs off"),
     "sdk_down": Group(sdk_down.sdk_down, "sdk_down_rss_mb: memory a dead endpoint costs a "
                                          "process making 10k LLM spans/s"),
+    "diffusers": Group(diffusers.diffusers, "diffusers_step_overhead_us: time the Diffusers "
+                                            "plugin adds to each denoising step"),
 }
 
 

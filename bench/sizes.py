@@ -29,6 +29,7 @@ class Sizes:
     fuzz_cases: int  # mutated OTLP requests sent to axonize-server
     fault_kills: int  # rounds of kill -9 under load
     fault_load_seconds: float  # load before each kill
+    diffusers_trials: int = 31  # rounds of 4 pipeline calls (plugin off and on, 2 lengths)
 
 
 FULL = Sizes(trials=31, n=5_000, memory_trials=9, memory_n=10_000, hf_trials=15,
@@ -38,8 +39,8 @@ FULL = Sizes(trials=31, n=5_000, memory_trials=9, memory_n=10_000, hf_trials=15,
              fault_load_seconds=5.0)
 QUICK = replace(FULL, trials=5, n=2_000, hf_trials=5, gpu_seconds=3.0, backend_spans=100_000,
                 api_calls=20, ollama_trials=5, ollama_calls=40, export_n=20_000,
-                sdk_down_seconds=30.0, fuzz_cases=2_000, fault_kills=1)
+                sdk_down_seconds=30.0, fuzz_cases=2_000, fault_kills=1, diffusers_trials=9)
 SMOKE = Sizes(trials=2, n=200, memory_trials=2, memory_n=500, hf_trials=1, gpu_seconds=0.5,
               backend_spans=2_048, backend_ref_spans=500, api_calls=3, ollama_trials=2,
               ollama_calls=2, ollama_warmup=2, export_n=1_000, sdk_down_seconds=2.0,
-              fuzz_cases=50, fault_kills=1, fault_load_seconds=1.0)
+              fuzz_cases=50, fault_kills=1, fault_load_seconds=1.0, diffusers_trials=1)

@@ -106,6 +106,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Record prompts and outputs (plugins), truncated to `max_content_length`."),
     Setting("max_content_length", "AXONIZE_MAX_CONTENT_LENGTH", "", "4096",
             "Characters of captured content kept per attribute."),
+    Setting("capture_steps", "AXONIZE_CAPTURE_STEPS", "", "false",
+            "Add a span event per denoising step (Diffusers plugin): index and duration."),
     Setting("shutdown_timeout_ms", "AXONIZE_SHUTDOWN_TIMEOUT_MS", "", "5000",
             "Deadline of the flush at interpreter exit."),
     Setting("flush_on_sigterm", "AXONIZE_FLUSH_ON_SIGTERM", "", "true",
@@ -162,6 +164,7 @@ class Config:
     disabled_plugins: str = ""
     capture_content: bool = False
     max_content_length: int = 4096
+    capture_steps: bool = False
     shutdown_timeout_ms: int = 5_000
     resource_attributes: dict[str, str] = field(default_factory=dict)
     debug: bool = False
@@ -334,6 +337,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "disabled_plugins": _str,
     "capture_content": _bool_kw,
     "max_content_length": _positive_int,
+    "capture_steps": _bool_kw,
     "shutdown_timeout_ms": _positive_int,
     "resource_attributes": _kv_kw,
     "debug": _bool_kw,
@@ -400,7 +404,7 @@ def _from_env(name: str, source: str, raw: str) -> Any:
     if name in ("headers", "resource_attributes"):
         return _parse_kv(raw)
     if name in ("insecure", "metrics", "disabled", "gpu_profiling", "capture_content", "debug",
-                "flush_on_sigterm", "thread_context"):
+                "flush_on_sigterm", "thread_context", "capture_steps"):
         return _parse_bool(raw)
     return _PARSERS[name](raw)
 

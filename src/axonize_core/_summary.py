@@ -13,6 +13,8 @@ _KEY_FIGURES = (
     ("ai.llm.tokens_per_second", "{:.1f} tok/s"),
     ("ai.llm.tokens.input", "in {}"),
     ("ai.llm.tokens.output", "out {}"),
+    ("ai.diffusion.steps_per_second", "{:.1f} steps/s"),
+    ("ai.diffusion.images_per_second", "{:.2f} img/s"),
 )
 
 

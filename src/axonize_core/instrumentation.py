@@ -221,6 +221,12 @@ def content_capture_enabled() -> bool:
     return bool(cfg is not None and cfg.capture_content)
 
 
+def capture_steps_enabled() -> bool:
+    """Whether the user asked for one span event per step (``AXONIZE_CAPTURE_STEPS=true``)."""
+    cfg = configured()
+    return bool(cfg is not None and getattr(cfg, "capture_steps", False))
+
+
 def now_ns() -> int:
     """The SDK's clock (``time.time_ns`` unless a test made it deterministic): use it for any
     time a plugin computes a figure from, so that its figures agree with the span's own."""
@@ -276,6 +282,7 @@ __all__ = [
     "add_export_hook",
     "attach",
     "capture_content",
+    "capture_steps_enabled",
     "check_requirements",
     "content_capture_enabled",
     "context",

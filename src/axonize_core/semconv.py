@@ -74,6 +74,32 @@ AI_DIFFUSION_GUIDANCE_SCALE = "ai.diffusion.guidance_scale"
 AI_DIFFUSION_IMAGES = "ai.diffusion.images"
 AI_DIFFUSION_WIDTH = "ai.diffusion.width"
 AI_DIFFUSION_HEIGHT = "ai.diffusion.height"
+# --- diffusion pipelines (the Diffusers plugin) ---------------------------------------------
+AI_DIFFUSION_PIPELINE = "ai.diffusion.pipeline"
+AI_DIFFUSION_SCHEDULER = "ai.diffusion.scheduler"
+AI_DIFFUSION_REQUEST_STEPS = "ai.diffusion.request.steps"
+AI_DIFFUSION_FRAMES = "ai.diffusion.frames"
+AI_DIFFUSION_BATCH_SIZE = "ai.diffusion.batch_size"
+AI_DIFFUSION_OUTPUTS_PER_PROMPT = "ai.diffusion.outputs_per_prompt"
+AI_DIFFUSION_DTYPE = "ai.diffusion.dtype"
+AI_DIFFUSION_DEVICE = "ai.diffusion.device"
+AI_DIFFUSION_OFFLOAD = "ai.diffusion.offload"
+AI_DIFFUSION_ATTENTION = "ai.diffusion.attention"
+AI_DIFFUSION_TORCH_COMPILE = "ai.diffusion.torch_compile"
+AI_DIFFUSION_VAE_TILING = "ai.diffusion.vae.tiling"
+AI_DIFFUSION_VAE_SLICING = "ai.diffusion.vae.slicing"
+AI_DIFFUSION_TIME_TO_FIRST_STEP_MS = "ai.diffusion.time_to_first_step_ms"
+AI_DIFFUSION_STEP_MS_P50 = "ai.diffusion.step_ms.p50"
+AI_DIFFUSION_STEPS_PER_SECOND = "ai.diffusion.steps_per_second"
+AI_DIFFUSION_IMAGES_PER_SECOND = "ai.diffusion.images_per_second"
+AI_DIFFUSION_TEXT_ENCODE_MS = "ai.diffusion.text_encode_ms"
+AI_DIFFUSION_DENOISE_MS = "ai.diffusion.denoise_ms"
+AI_DIFFUSION_VAE_DECODE_MS = "ai.diffusion.vae_decode_ms"
+AI_DIFFUSION_MEMORY_PEAK_BYTES = "ai.diffusion.memory.peak_bytes"
+#: Span event of one denoising step (only with ``AXONIZE_CAPTURE_STEPS=true``), and its fields.
+AI_DIFFUSION_STEP_EVENT = "ai.diffusion.step"
+AI_DIFFUSION_STEP_INDEX = "ai.diffusion.step.index"
+AI_DIFFUSION_STEP_DURATION_MS = "ai.diffusion.step.duration_ms"
 
 # --- GPU attribution --------------------------------------------------------------------------
 #: The devices a span ran on, as the process names them (``["cuda:0"]``).
@@ -163,6 +189,8 @@ OPERATION_TEXT_COMPLETION = "text_completion"
 OPERATION_GENERATE_CONTENT = "generate_content"
 OPERATION_EMBEDDINGS = "embeddings"
 OPERATION_IMAGE_GENERATION = "image_generation"
+OPERATION_VIDEO_GENERATION = "video_generation"
+OPERATION_AUDIO_GENERATION = "audio_generation"
 
 
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
@@ -241,20 +269,61 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(AI_EMBEDDING_DIMENSIONS, "int", "", "Dimensions of each embedding.",
                   GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     AttributeSpec(AI_EMBEDDING_INPUTS, "int", "{input}", "Inputs embedded in the call."),
-    AttributeSpec(AI_DIFFUSION_STEPS, "int", "{step}", "Denoising steps run.",
-                  planned=True),
-    AttributeSpec(AI_DIFFUSION_STEP_MS_AVG, "double", "ms", "Mean time per denoising step.",
-                  planned=True),
-    AttributeSpec(AI_DIFFUSION_STEP_MS_MAX, "double", "ms", "Slowest denoising step.",
-                  planned=True),
-    AttributeSpec(AI_DIFFUSION_GUIDANCE_SCALE, "double", "", "Classifier-free guidance scale.",
-                  planned=True),
-    AttributeSpec(AI_DIFFUSION_IMAGES, "int", "{image}", "Images produced.",
-                  planned=True),
-    AttributeSpec(AI_DIFFUSION_WIDTH, "int", "px", "Output width.",
-                  planned=True),
-    AttributeSpec(AI_DIFFUSION_HEIGHT, "int", "px", "Output height.",
-                  planned=True),
+    AttributeSpec(AI_DIFFUSION_STEPS, "int", "{step}", "Denoising steps run (marked by the "
+                  "pipeline's progress bar: one per step whatever the scheduler's order)."),
+    AttributeSpec(AI_DIFFUSION_STEP_MS_AVG, "double", "ms", "Mean time per denoising step."),
+    AttributeSpec(AI_DIFFUSION_STEP_MS_MAX, "double", "ms", "Slowest denoising step."),
+    AttributeSpec(AI_DIFFUSION_GUIDANCE_SCALE, "double", "", "Classifier-free guidance scale."),
+    AttributeSpec(AI_DIFFUSION_IMAGES, "int", "{image}", "Images (videos, audios) produced: "
+                  "batch x outputs per prompt, or what the result holds."),
+    AttributeSpec(AI_DIFFUSION_WIDTH, "int", "px", "Output width (asked for, else read from "
+                  "the result)."),
+    AttributeSpec(AI_DIFFUSION_HEIGHT, "int", "px", "Output height (asked for, else read "
+                  "from the result)."),
+    AttributeSpec(AI_DIFFUSION_PIPELINE, "string", "", "Pipeline class "
+                  "(`StableDiffusionPipeline`)."),
+    AttributeSpec(AI_DIFFUSION_SCHEDULER, "string", "", "Scheduler class "
+                  "(`EulerDiscreteScheduler`)."),
+    AttributeSpec(AI_DIFFUSION_REQUEST_STEPS, "int", "{step}", "`num_inference_steps` asked "
+                  "for (the pipeline's default if not passed)."),
+    AttributeSpec(AI_DIFFUSION_FRAMES, "int", "{frame}", "Frames asked for (video pipelines)."),
+    AttributeSpec(AI_DIFFUSION_BATCH_SIZE, "int", "{prompt}", "Prompts in the call (or "
+                  "`batch_size` of an unconditional pipeline)."),
+    AttributeSpec(AI_DIFFUSION_OUTPUTS_PER_PROMPT, "int", "", "`num_images_per_prompt` (or "
+                  "videos, waveforms)."),
+    AttributeSpec(AI_DIFFUSION_DTYPE, "string", "", "Weights' dtype of the denoising network "
+                  "(`float16`)."),
+    AttributeSpec(AI_DIFFUSION_DEVICE, "string", "", "Device the denoising runs on "
+                  "(`cuda:0`; the execution device under CPU offload)."),
+    AttributeSpec(AI_DIFFUSION_OFFLOAD, "string", "", "CPU offload in use: `model`, "
+                  "`sequential` or `group`; absent if none."),
+    AttributeSpec(AI_DIFFUSION_ATTENTION, "string", "", "Attention of the denoising network: "
+                  "the dispatch backend set with `set_attention_backend`, else the processor "
+                  "class (`AttnProcessor2_0`)."),
+    AttributeSpec(AI_DIFFUSION_TORCH_COMPILE, "boolean", "", "Whether the denoising network "
+                  "is compiled with `torch.compile`."),
+    AttributeSpec(AI_DIFFUSION_VAE_TILING, "boolean", "", "VAE tiling enabled."),
+    AttributeSpec(AI_DIFFUSION_VAE_SLICING, "boolean", "", "VAE slicing enabled."),
+    AttributeSpec(AI_DIFFUSION_TIME_TO_FIRST_STEP_MS, "double", "ms", "Span start to the end "
+                  "of the first denoising step (text encoding and latent set-up included)."),
+    AttributeSpec(AI_DIFFUSION_STEP_MS_P50, "double", "ms", "Median time per denoising "
+                  "step."),
+    AttributeSpec(AI_DIFFUSION_STEPS_PER_SECOND, "double", "{step}/s", "Steps / denoising loop "
+                  "time."),
+    AttributeSpec(AI_DIFFUSION_IMAGES_PER_SECOND, "double", "{image}/s", "Outputs / call "
+                  "time."),
+    AttributeSpec(AI_DIFFUSION_TEXT_ENCODE_MS, "double", "ms", "Time in the text encoders' "
+                  "forward outside the denoising loop (host time: see docs/plugins.md)."),
+    AttributeSpec(AI_DIFFUSION_DENOISE_MS, "double", "ms", "Denoising loop: progress bar "
+                  "opened to last step done, summed over the call's loops."),
+    AttributeSpec(AI_DIFFUSION_VAE_DECODE_MS, "double", "ms", "Time in the VAE decoder's "
+                  "forward outside the denoising loop (every tile and slice)."),
+    AttributeSpec(AI_DIFFUSION_MEMORY_PEAK_BYTES, "int", "By", "CUDA: "
+                  "`torch.cuda.max_memory_allocated` on the call's device when it ended (the "
+                  "call's peak if it set a new high-water mark)."),
+    AttributeSpec(AI_DIFFUSION_STEP_EVENT, "event", "", "One denoising step, with "
+                  f"`{AI_DIFFUSION_STEP_INDEX}` (from 0) and `{AI_DIFFUSION_STEP_DURATION_MS}`; "
+                  "only with `AXONIZE_CAPTURE_STEPS=true`."),
     AttributeSpec(GPU_DEVICES, "string[]", "", "Devices the span ran on, as the process names "
                   "them (`cuda:0`, `mps`)."),
     AttributeSpec(GPU_COUNT, "int", "{gpu}", "GPUs attributed to the span."),
