@@ -1,0 +1,76 @@
+// The app: a signed-in session (tenant key), the query cache, and the pages behind the URL's
+// hash (#/traces?..., #/traces/<id>, #/gpus/<uuid>, #/analytics): links can be shared.
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { useState } from "react";
+import { HashRouter, Navigate, NavLink, Route, Routes } from "react-router-dom";
+import { ApiError } from "./api/client";
+import { AuthProvider, useAuth } from "./auth";
+import { AnalyticsPage } from "./pages/AnalyticsPage";
+import { GpusPage } from "./pages/GpusPage";
+import { SignIn } from "./pages/SignIn";
+import { TracePage } from "./pages/TracePage";
+import { TracesPage } from "./pages/TracesPage";
+
+export function App() {
+  return (
+    <AuthProvider>
+      <Session />
+    </AuthProvider>
+  );
+}
+
+function Session() {
+  const { apiKey, signOut } = useAuth();
+  // A key revoked while the page is open: back to sign-in, saying why.
+  const [client] = useState(() => {
+    const onError = (error: unknown) => {
+      if (error instanceof ApiError && error.status === 401) signOut(error.message);
+    };
+    return new QueryClient({
+      queryCache: new QueryCache({ onError }),
+      mutationCache: new MutationCache({ onError }),
+      defaultOptions: {
+        queries: {
+          retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
+          refetchOnWindowFocus: false,
+        },
+      },
+    });
+  });
+  if (!apiKey) return <SignIn />;
+  return (
+    <QueryClientProvider client={client} key={apiKey}>
+      <HashRouter>
+        <Shell />
+      </HashRouter>
+    </QueryClientProvider>
+  );
+}
+
+function Shell() {
+  const { signOut } = useAuth();
+  return (
+    <div className="shell">
+      <nav className="nav">
+        <span className="brand">Axonize</span>
+        <NavLink to="/traces">Traces</NavLink>
+        <NavLink to="/gpus">GPUs</NavLink>
+        <NavLink to="/analytics">Analytics</NavLink>
+        <button className="link" onClick={() => signOut()}>
+          Sign out
+        </button>
+      </nav>
+      <main>
+        <Routes>
+          <Route path="/" element={<Navigate to="/traces" replace />} />
+          <Route path="/traces" element={<TracesPage />} />
+          <Route path="/traces/:traceId" element={<TracePage />} />
+          <Route path="/gpus" element={<GpusPage />} />
+          <Route path="/gpus/:gpuUuid" element={<GpusPage />} />
+          <Route path="/analytics" element={<AnalyticsPage />} />
+          <Route path="*" element={<p>No such page. <NavLink to="/traces">Traces</NavLink></p>} />
+        </Routes>
+      </main>
+    </div>
+  );
+}
