@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from bench import (
     backend,
     caller,
+    dashboard,
     export,
     faults,
     gpu,
@@ -65,6 +66,9 @@ GROUPS = {
                                       "a new thread or pool task, hook on vs off"),
     "sdk_down": Group(sdk_down.sdk_down, "sdk_down_rss_mb: memory a dead endpoint costs a "
                                          "process making 10k LLM spans/s"),
+    "dashboard": Group(dashboard.dashboard, "dashboard_trace_render_ms, "
+                                            "dashboard_traces_paint_ms: the dashboard in "
+                                            "headless Chromium (skipped without it)"),
 }
 
 

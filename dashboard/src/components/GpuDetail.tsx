@@ -10,9 +10,9 @@ import { TracesTable } from "./TracesTable";
 
 const METRICS: [string, string, string][] = [
   ["gpu.utilization", "Utilization", "%"],
-  ["gpu.memory.used", "Memory used", " MiB"],
-  ["gpu.power", "Power", " W"],
-  ["gpu.temperature", "Temperature", " °C"],
+  ["gpu.memory.used", "Memory used", "MiB"],
+  ["gpu.power", "Power", "W"],
+  ["gpu.temperature", "Temperature", "°C"],
 ];
 const MIB = 2 ** 20;
 

@@ -15,6 +15,9 @@ export interface Point {
   [series: string]: number;
 }
 
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 2 })
+  .format;
+
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
 interface Props {
@@ -27,7 +30,10 @@ interface Props {
 export function SeriesChart({ title, points, series, unit = "" }: Props) {
   return (
     <figure className="chart" data-testid={`chart-${title}`}>
-      <figcaption>{title}</figcaption>
+      <figcaption>
+        {title}
+        {unit && <span className="hint"> ({unit.trim()})</span>}
+      </figcaption>
       {points.length === 0 ? (
         <p className="hint">no samples in this window</p>
       ) : (
@@ -41,7 +47,7 @@ export function SeriesChart({ title, points, series, unit = "" }: Props) {
               domain={["dataMin", "dataMax"]}
               tickFormatter={(t: number) => new Date(t).toLocaleTimeString()}
             />
-            <YAxis width={60} unit={unit} />
+            <YAxis width={56} tickFormatter={compact} />
             <Tooltip
               labelFormatter={(t) => new Date(Number(t)).toLocaleString()}
               formatter={(v) => (typeof v === "number" ? v.toFixed(2) : String(v))}

@@ -10,11 +10,11 @@ import { WindowPicker } from "../components/WindowPicker";
 import { sinceOf, WINDOWS } from "../format";
 
 const CHARTS: [string, string, (b: BucketFigures) => number | null][] = [
-  ["Latency p95 (ms)", "", (b) => b.latency_ms.p95],
+  ["Latency p95", "ms", (b) => b.latency_ms.p95],
   ["Requests", "", (b) => b.requests],
-  ["Error rate (%)", "", (b) => b.error_rate * 100],
+  ["Error rate", "%", (b) => b.error_rate * 100],
   ["Tokens/s", "", (b) => b.tokens_per_second],
-  ["Cost (USD)", "", (b) => b.cost_usd],
+  ["Cost", "USD", (b) => b.cost_usd],
 ];
 
 export function AnalyticsPage() {
