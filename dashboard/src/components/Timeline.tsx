@@ -70,7 +70,7 @@ export function Timeline({ roots, selected, onSelect }: Props) {
         <button onClick={() => setView(full)}>Fit</button>
         <button onClick={() => setCollapsed(new Set())}>Expand all</button>
         <span className="hint">
-          {rows.length} rows · showing {ms(view.from)} – {ms(view.to)} · ctrl+wheel zooms,
+          {rows.length} {rows.length === 1 ? "row" : "rows"} · showing {ms(view.from)} – {ms(view.to)} · ctrl+wheel zooms,
           double-click a span to zoom to it
         </span>
       </div>
