@@ -103,9 +103,10 @@ def bench_smoke(session: nox.Session) -> None:
 
 def _install_bench(session: nox.Session) -> None:
     constraint = install_torch(session)
-    # The peer the Ollama figures are compared with: a bench-only dependency.
+    # The peer the Ollama figures are compared with: a bench-only dependency.  playwright drives
+    # Chromium for the dashboard figures (skipped, saying so, without Chromium or a build).
     session.install(*constraint, "-e", ".[test,transformers,ollama,backend]", "-e", "testsupport",
-                    "opentelemetry-instrumentation-ollama")
+                    "opentelemetry-instrumentation-ollama", "playwright")
 
 
 @contextlib.contextmanager
