@@ -1,15 +1,20 @@
 // The app: a signed-in session (tenant key), the query cache, and the pages behind the URL's
 // hash (#/traces?..., #/traces/<id>, #/gpus/<uuid>, #/analytics): links can be shared.
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 import { HashRouter, Navigate, NavLink, Route, Routes } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { AuthProvider, useAuth } from "./auth";
-import { AnalyticsPage } from "./pages/AnalyticsPage";
-import { GpusPage } from "./pages/GpusPage";
+import { Loading } from "./components/States";
 import { SignIn } from "./pages/SignIn";
 import { TracePage } from "./pages/TracePage";
 import { TracesPage } from "./pages/TracesPage";
+
+// The chart pages load on first visit: a trace opens without parsing the chart library.
+const GpusPage = lazy(() => import("./pages/GpusPage").then((m) => ({ default: m.GpusPage })));
+const AnalyticsPage = lazy(() =>
+  import("./pages/AnalyticsPage").then((m) => ({ default: m.AnalyticsPage })),
+);
 
 export function App() {
   return (
@@ -61,15 +66,24 @@ function Shell() {
         </button>
       </nav>
       <main>
-        <Routes>
-          <Route path="/" element={<Navigate to="/traces" replace />} />
-          <Route path="/traces" element={<TracesPage />} />
-          <Route path="/traces/:traceId" element={<TracePage />} />
-          <Route path="/gpus" element={<GpusPage />} />
-          <Route path="/gpus/:gpuUuid" element={<GpusPage />} />
-          <Route path="/analytics" element={<AnalyticsPage />} />
-          <Route path="*" element={<p>No such page. <NavLink to="/traces">Traces</NavLink></p>} />
-        </Routes>
+        <Suspense fallback={<Loading what="the page" />}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/traces" replace />} />
+            <Route path="/traces" element={<TracesPage />} />
+            <Route path="/traces/:traceId" element={<TracePage />} />
+            <Route path="/gpus" element={<GpusPage />} />
+            <Route path="/gpus/:gpuUuid" element={<GpusPage />} />
+            <Route path="/analytics" element={<AnalyticsPage />} />
+            <Route
+              path="*"
+              element={
+                <p>
+                  No such page. <NavLink to="/traces">Traces</NavLink>
+                </p>
+              }
+            />
+          </Routes>
+        </Suspense>
       </main>
     </div>
   );
