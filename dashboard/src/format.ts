@@ -48,3 +48,12 @@ export function sinceOf(window: string, fallback: string): number {
   const width = WINDOWS[window] ?? WINDOWS[fallback];
   return (Date.now() - width) * 1e6;
 }
+
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 2 });
+
+/** An axis label: short for large numbers, exponent for tiny ones (costs per request). */
+export function axisNumber(value: number): string {
+  if (value === 0) return "0";
+  if (Math.abs(value) < 0.01) return value.toExponential(1);
+  return compact.format(value);
+}

@@ -9,14 +9,12 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
+import { axisNumber } from "../format";
 
 export interface Point {
   t: number; // unix ms
   [series: string]: number;
 }
-
-const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 2 })
-  .format;
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
@@ -47,7 +45,7 @@ export function SeriesChart({ title, points, series, unit = "" }: Props) {
               domain={["dataMin", "dataMax"]}
               tickFormatter={(t: number) => new Date(t).toLocaleTimeString()}
             />
-            <YAxis width={56} tickFormatter={compact} />
+            <YAxis width={56} tickFormatter={axisNumber} />
             <Tooltip
               labelFormatter={(t) => new Date(Number(t)).toLocaleString()}
               formatter={(v) => (typeof v === "number" ? v.toFixed(2) : String(v))}

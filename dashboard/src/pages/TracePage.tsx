@@ -43,7 +43,8 @@ export function TracePage() {
       {trace.data && (
         <>
           <p className="hint">
-            {trace.data.span_count} spans · {ms(durationMs)}
+            {trace.data.span_count} {trace.data.span_count === 1 ? "span" : "spans"} ·{" "}
+            {ms(durationMs)}
           </p>
           <div className="trace-body">
             <Timeline roots={trace.data.roots} selected={selectedId} onSelect={select} />
