@@ -197,6 +197,14 @@ def test_gpus_page_shows_the_registry_series_and_spans(site: Site, page: Any) ->
     page.wait_for_selector("[data-testid=gpu-detail] [data-testid=traces-table] tbody tr")
     assert "POST /v1/chat" in detail.inner_text()
     shot(page, "gpus")
+    # A MIG instance of the A100: its own page lists the spans that ran on it.
+    tree.get_by_role("link", name="MIG 3g.40gb").click()
+    page.wait_for_selector("[data-testid=gpu-detail] h3:has-text('MIG instance of')")
+    page.wait_for_selector("[data-testid=gpu-detail] [data-testid=traces-table] tbody tr")
+    roots = set(page.locator("[data-testid=gpu-detail] [data-testid=traces-table] tbody tr "
+                             "td:nth-child(2)").all_inner_texts())
+    assert roots == {"batch job"}
+    shot(page, "gpu-mig")
 
 
 def test_analytics_shows_each_model(site: Site, page: Any) -> None:

@@ -1,7 +1,8 @@
 """Data for the dashboard's browser tests and figures, sent to a backend over OTLP.
 
 :func:`seed` traces a few requests with the SDK (two services, two models, errors, streamed
-tokens, a simulated H100 with its gauges); :func:`wide_trace` is one OTLP request holding a
+tokens, a simulated H100 and an A100 split into MIG instances, with their gauges);
+:func:`wide_trace` is one OTLP request holding a
 trace of any number of spans.
 """
 
@@ -11,7 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 
-#: The simulated H100's uuid (``gpu_simulate="h100"``).
+#: The simulated H100's uuid (the first GPU of ``gpu_simulate``).
 H100 = "GPU-00000001-5a1e-4d0c-8a70-0a7000000001"
 
 
@@ -25,13 +26,15 @@ class Seeded:
 
 
 def seed(grpc_port: int, key: str, chat: int = 6, batch: int = 3) -> Seeded:
-    """Trace ``chat`` chat requests and ``batch`` batch jobs (the first two failing) into the
-    tenant of ``key``, on a simulated H100 whose gauges are exported too."""
+    """Trace ``chat`` chat requests (on the H100, ``cuda:0``) and ``batch`` batch jobs (the
+    first two failing; on a MIG instance of the A100, ``cuda:1``) into the tenant of ``key``;
+    the GPUs' gauges are exported too."""
     import axonize
 
     endpoint = f"http://127.0.0.1:{grpc_port}"
     common = {"endpoint": endpoint, "api_key": key, "flush_interval_ms": 50,
-              "gpu_backend": "simulated", "gpu_simulate": "h100", "gpu_sample_interval_ms": 20}
+              "gpu_backend": "simulated", "gpu_simulate": "h100,a100:mig=3g.40gb",
+              "gpu_sample_interval_ms": 20}
     axonize.init(service_name="chat-api", **common)
     for i in range(chat):
         with (
@@ -52,7 +55,7 @@ def seed(grpc_port: int, key: str, chat: int = 6, batch: int = 3) -> Seeded:
         try:
             with axonize.span("batch job", {"job.n": i}):
                 with axonize.llm_span(model="mistral", provider="vllm") as s:
-                    s.set_gpus("cuda:0")
+                    s.set_gpus("cuda:1")
                     s.set_tokens_input(100)
                     s.record_token(8)
                 if i < errors:

@@ -1,7 +1,7 @@
 // One GPU over a window: utilization, memory, power, temperature, and the traces that ran on it.
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
-import { apiGet, type GpuSeries, type TracePage } from "../api/client";
+import { apiGet, ApiError, type GpuSeries, type TracePage } from "../api/client";
 import { useApiKey } from "../auth";
 import { sinceOf, WINDOWS } from "../format";
 import { SeriesChart } from "./SeriesChart";
@@ -16,7 +16,13 @@ const METRICS: [string, string, string][] = [
 ];
 const MIB = 2 ** 20;
 
-export function GpuDetail({ uuid, window }: { uuid: string; window: string }) {
+interface Props {
+  uuid: string;
+  window: string;
+  title?: string | null;
+}
+
+export function GpuDetail({ uuid, window, title }: Props) {
   const key = useApiKey();
   const step = Math.max(Math.round(WINDOWS[window] / 1000 / 120), 1);
   const series = useQuery({
@@ -35,10 +41,18 @@ export function GpuDetail({ uuid, window }: { uuid: string; window: string }) {
   return (
     <div className="gpu-detail" data-testid="gpu-detail">
       <h3>
-        <code>{uuid}</code>
+        {title ?? "GPU"} <code>{uuid}</code>
       </h3>
       {series.isPending && <Loading what="GPU metrics" />}
-      {series.isError && <ErrorBox error={series.error} what="GPU metrics" />}
+      {series.isError && isNotFound(series.error) && (
+        <p className="hint">
+          No gauge series for this device (a MIG instance reports through its GPU, and NVML has
+          no utilization for MIG instances).
+        </p>
+      )}
+      {series.isError && !isNotFound(series.error) && (
+        <ErrorBox error={series.error} what="GPU metrics" />
+      )}
       {series.data && (
         <div className="charts">
           {METRICS.map(([metric, title, unit]) => (
@@ -71,4 +85,8 @@ export function GpuDetail({ uuid, window }: { uuid: string; window: string }) {
       )}
     </div>
   );
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404;
 }

@@ -1,4 +1,5 @@
-// The GPU registry: physical GPU → compute resources (MIG instances) → runtime contexts.
+// The GPU registry: physical GPU → compute resources (MIG instances) → runtime contexts; a
+// physical GPU or a MIG instance links to its page.
 import { Link } from "react-router-dom";
 import type { PhysicalGpu } from "../api/gpus";
 import { bytes } from "../format";
@@ -17,8 +18,15 @@ export function GpuTree({ gpus, selected }: { gpus: PhysicalGpu[]; selected?: st
           </span>
           <ul>
             {g.compute_resources.map((c) => (
-              <li key={c.id}>
-                {c.mig_profile ? `MIG ${c.mig_profile}` : "whole GPU"} <code>{c.id}</code>
+              <li key={c.id} className={c.device_uuid === selected ? "selected" : ""}>
+                {c.mig_profile && c.device_uuid ? (
+                  <Link to={`/gpus/${encodeURIComponent(c.device_uuid)}`}>
+                    MIG {c.mig_profile}
+                  </Link>
+                ) : (
+                  "whole GPU"
+                )}{" "}
+                <code>{c.id}</code>
                 <ul>
                   {c.contexts.map((x) => (
                     <li key={x.context}>

@@ -18,7 +18,12 @@ export function GpusPage() {
     queryKey: ["gpus"],
     queryFn: () => apiGet<PhysicalGpu[]>("/gpus", key),
   });
+  // A physical GPU's uuid, or a MIG instance's (the uuid its spans name).
   const selected = gpuUuid ?? gpus.data?.[0]?.uuid;
+  const owner = gpus.data?.find(
+    (g) => g.uuid === selected || g.compute_resources.some((c) => c.device_uuid === selected),
+  );
+  const title = owner && owner.uuid !== selected ? `MIG instance of ${owner.model}` : owner?.model;
   return (
     <section>
       <h2>GPUs</h2>
@@ -39,7 +44,11 @@ export function GpusPage() {
           {selected && (
             <div>
               <WindowPicker value={window} onChange={(w) => setSearch({ window: w })} />
-              <GpuDetail uuid={selected} window={window} />
+              <GpuDetail
+                uuid={selected}
+                window={window}
+                title={title}
+              />
             </div>
           )}
         </div>
