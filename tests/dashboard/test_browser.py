@@ -215,3 +215,28 @@ def test_analytics_shows_each_model(site: Site, page: Any) -> None:
     assert {"llama", "mistral"} <= set(models)
     page.wait_for_selector("[data-testid='chart-Latency p95'] .recharts-line")
     shot(page, "analytics")
+
+
+def test_another_tenant_sees_none_of_it_and_is_told_what_to_run(site: Site, page: Any) -> None:
+    _, other = site.server.tenant("browser-empty")
+    browser.sign_in(page, site.url, other)
+    page.get_by_text("No traces in this range").wait_for()
+    assert "nox -s demo" in page.locator(".state.empty").inner_text()
+    page.goto(f"{site.url}#/traces/{site.wide_id}")  # a trace of the other tenant
+    assert "404" in page.get_by_role("alert").inner_text()
+    page.console_errors[:] = [e for e in page.console_errors if "404" not in e]
+    page.click("nav >> text=GPUs")
+    page.get_by_text("No GPU has reported to this tenant").wait_for()
+    page.click("nav >> text=Analytics")
+    page.get_by_text("No model calls in this window").wait_for()
+    shot(page, "empty")
+
+
+def test_a_time_range_in_the_past_finds_nothing(site: Site, page: Any) -> None:
+    browser.sign_in(page, site.url, site.key)
+    page.wait_for_selector("[data-testid=traces-table] tbody tr")
+    page.fill("input[name=from]", "2020-01-01T00:00")
+    page.fill("input[name=to]", "2020-01-02T00:00")
+    page.click("button:has-text('Apply')")
+    page.get_by_text("No trace matches these filters").wait_for()
+    assert "from=2020-01-01T00%3A00" in page.url or "from=2020-01-01T00:00" in page.url

@@ -52,6 +52,7 @@ export function TraceFilters({ value, onApply, onRefresh, refreshing }: Props) {
         Range
         <select
           name="range"
+          disabled={Boolean(draft.from)}
           value={draft.range ?? "24h"}
           onChange={(e) => setDraft({ ...draft, range: e.target.value })}
         >
@@ -61,6 +62,24 @@ export function TraceFilters({ value, onApply, onRefresh, refreshing }: Props) {
             </option>
           ))}
         </select>
+      </label>
+      <label>
+        From
+        <input
+          type="datetime-local"
+          name="from"
+          value={draft.from ?? ""}
+          onChange={(e) => setDraft({ ...draft, from: e.target.value })}
+        />
+      </label>
+      <label>
+        To
+        <input
+          type="datetime-local"
+          name="to"
+          value={draft.to ?? ""}
+          onChange={(e) => setDraft({ ...draft, to: e.target.value })}
+        />
       </label>
       {draft.gpu && field("gpu", "GPU", "", 14)}
       <button type="submit">Apply</button>
