@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -169,7 +170,11 @@ def demo(session: nox.Session) -> None:
     session.log("4/4 the backend: axonize-server on its embedded stores (chDB, PostgreSQL), "
                 "fed by the examples over OTLP/gRPC, queried over its REST API and its "
                 "dashboard (built first with npm)")
-    _build_dashboard(session, checks=False)
+    if shutil.which("npm"):
+        _build_dashboard(session, checks=False)
+    else:
+        session.warn("npm not found (apt-get install nodejs npm): the dashboard is not built, "
+                     "and the server's / says how to build it")
     session.run("python", "examples/backend_demo.py", "--keep-running")
 
 
