@@ -1,7 +1,7 @@
 // The app: a signed-in session (tenant key), the query cache, and the pages behind the URL's
 // hash (#/traces?..., #/traces/<id>, #/gpus/<uuid>, #/analytics): links can be shared.
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { lazy, Suspense, useState } from "react";
+import { lazy, Suspense, useMemo } from "react";
 import { HashRouter, Navigate, NavLink, Route, Routes } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { AuthProvider, useAuth } from "./auth";
@@ -26,30 +26,33 @@ export function App() {
 
 function Session() {
   const { apiKey, signOut } = useAuth();
-  // A key revoked while the page is open: back to sign-in, saying why.
-  const [client] = useState(() => {
-    const onError = (error: unknown) => {
-      if (error instanceof ApiError && error.status === 401) signOut(error.message);
-    };
-    return new QueryClient({
-      queryCache: new QueryCache({ onError }),
-      mutationCache: new MutationCache({ onError }),
-      defaultOptions: {
-        queries: {
-          retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
-          refetchOnWindowFocus: false,
-        },
-      },
-    });
-  });
+  // One cache per key: nothing fetched with one tenant's key is shown under another's.
+  const client = useMemo(() => newClient(signOut), [apiKey, signOut]);
   if (!apiKey) return <SignIn />;
   return (
-    <QueryClientProvider client={client} key={apiKey}>
+    <QueryClientProvider client={client}>
       <HashRouter>
         <Shell />
       </HashRouter>
     </QueryClientProvider>
   );
+}
+
+function newClient(signOut: (reason: string) => void): QueryClient {
+  // A key revoked while the page is open: back to sign-in, saying why.
+  const onError = (error: unknown) => {
+    if (error instanceof ApiError && error.status === 401) signOut(error.message);
+  };
+  return new QueryClient({
+    queryCache: new QueryCache({ onError }),
+    mutationCache: new MutationCache({ onError }),
+    defaultOptions: {
+      queries: {
+        retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
+        refetchOnWindowFocus: false,
+      },
+    },
+  });
 }
 
 function Shell() {

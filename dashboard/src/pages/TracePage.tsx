@@ -47,7 +47,12 @@ export function TracePage() {
             {ms(durationMs)}
           </p>
           <div className="trace-body">
-            <Timeline roots={trace.data.roots} selected={selectedId} onSelect={select} />
+            <Timeline
+              key={traceId}
+              roots={trace.data.roots}
+              selected={selectedId}
+              onSelect={select}
+            />
             {selected && <SpanPanel span={selected} traceStartNs={startNs} />}
           </div>
         </>
