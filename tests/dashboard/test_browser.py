@@ -177,9 +177,9 @@ def test_a_wide_trace_stays_virtualized_and_collapses(site: Site, page: Any) -> 
     assert page.get_by_text(f"{WIDE_SPANS} rows").count() == 1
     drawn = page.locator("[data-testid=timeline] .row").count()
     assert 10 < drawn < WIDE_SPANS / 2
+    shot(page, "trace-wide")
     page.click("button:has-text('Zoom in')")
     page.get_by_text(re.compile(r"showing 2\.50 s . 7\.50 s")).wait_for()
-    shot(page, "trace-wide")
     page.click("[data-testid=timeline] .row >> nth=0 >> button[aria-label=collapse]")
     assert page.locator("[data-testid=timeline] .row").count() == 1
     page.click("button:has-text('Expand all')")
