@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bounds, flatten, gpuUuids, tickStep, ttftMs } from "./timeline";
+import { bounds, diffusionSteps, flatten, gpuUuids, tickStep, ttftMs } from "./timeline";
 import { span, wideTrace } from "./test-data";
 
 describe("flatten", () => {
@@ -49,6 +49,14 @@ describe("span figures", () => {
   it("lists the GPUs in attribute order", () => {
     const s = span("a", 0, 1, [], { "gpu.1.uuid": "B", "gpu.0.uuid": "A", "gpu.0.name": "x" });
     expect(gpuUuids(s)).toEqual(["A", "B"]);
+  });
+
+  it("spreads a diffusion span's steps over it", () => {
+    expect(diffusionSteps(span("d", 0, 100, [], { "ai.diffusion.steps": "4" }))).toEqual([
+      25, 50, 75, 100,
+    ]);
+    expect(diffusionSteps(span("d", 0, 100))).toEqual([]);
+    expect(diffusionSteps(span("d", 0, 1, [], { "ai.diffusion.steps": "1e6" }))).toHaveLength(200);
   });
 
   it("picks round tick steps", () => {

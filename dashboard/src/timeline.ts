@@ -92,3 +92,13 @@ export function tickStep(widthMs: number, count = 8): number {
   for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
   return 10 * power;
 }
+
+const MAX_STEP_TICKS = 200;
+
+/** Step ticks of a diffusion span (ai.diffusion.steps), in ms from its start: evenly spaced
+ * over the span, since spans record the step count and average step time, not each step. */
+export function diffusionSteps(span: SpanNode): number[] {
+  const n = Math.min(Number(span.attributes["ai.diffusion.steps"] ?? 0), MAX_STEP_TICKS);
+  if (!Number.isInteger(n) || n <= 0) return [];
+  return Array.from({ length: n }, (_, i) => ((i + 1) / n) * span.duration_ms);
+}

@@ -1,11 +1,11 @@
 // The trace as a Gantt timeline: one row per visible span (virtualized: only the rows on screen
 // are in the DOM), collapsible subtrees, zoom (buttons, ctrl+wheel, double-click a span), a TTFT
-// marker on LLM spans and a tick per span event (tokens, diffusion steps).
+// marker on LLM spans, a tick per span event and per diffusion step.
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useMemo, useRef, useState, type WheelEvent } from "react";
 import type { SpanNode } from "../api/client";
 import { ms } from "../format";
-import { bounds, flatten, tickStep, ttftMs, type Row } from "../timeline";
+import { bounds, diffusionSteps, flatten, tickStep, ttftMs, type Row } from "../timeline";
 
 const ROW_PX = 24;
 const MAX_TICKS = 200;
@@ -185,6 +185,18 @@ function SpanRow({ row, top, view, startNs, selected, collapsed, ...on }: RowPro
             title={`TTFT ${ms(ttft)}`}
           />
         )}
+        {visible &&
+          diffusionSteps(span).map((at, i, all) => {
+            const x = share(row.startMs + at, view);
+            return x >= 0 && x <= 100 ? (
+              <div
+                key={`s${i}`}
+                className="tick step"
+                style={{ left: `${x}%` }}
+                title={`step ${i + 1} of ${all.length} (evenly spaced: steps are not timed one by one)`}
+              />
+            ) : null;
+          })}
         {visible &&
           span.events.slice(0, MAX_TICKS).map((event, i) => {
             const at = (Number(event.time_ns) - startNs) / 1e6;
