@@ -1,4 +1,5 @@
-"""Development sessions: ``nox -s demo``, ``nox -s tests``, ``lint``, ``typecheck``, ``bench``.
+"""Development sessions: ``nox -s demo``, ``nox -s tests``, ``lint``, ``typecheck``, ``bench``,
+``dashboard`` (build the dashboard), ``tests_browser`` (drive it in headless Chromium).
 
 Every install step of the project lives here.  Sessions that need torch install the local CPU
 build first (``torch==2.13.0``) and pass it as a constraint to every later install, so nothing
