@@ -40,5 +40,7 @@ describe("Timeline", () => {
     expect(screen.getByText(/showing 2\.5 ms – 7\.5 ms/)).toBeTruthy();
     fireEvent.click(screen.getByText("Fit"));
     expect(screen.getByText(/showing 0 µs – 10\.0 ms/)).toBeTruthy();
+    fireEvent.doubleClick(screen.getByText("span c4")); // 4 ms to 6 ms, with a margin
+    expect(screen.getByText(/showing 3\.9 ms – 6\.1 ms/)).toBeTruthy();
   });
 });

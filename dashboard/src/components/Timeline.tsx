@@ -91,10 +91,11 @@ export function Timeline({ roots, selected, onSelect }: Props) {
                 onToggle={() => toggle(row.span.span_id)}
                 onSelect={() => onSelect(row.span.span_id)}
                 onZoom={() => {
-                  const pad = row.span.duration_ms * 0.05;
+                  // A margin either side, and never an empty view (a zero-length span).
+                  const pad = Math.max(row.span.duration_ms * 0.05, full.to * 0.001);
                   setView({
                     from: Math.max(row.startMs - pad, 0),
-                    to: Math.min(row.startMs + row.span.duration_ms + pad, full.to) || full.to,
+                    to: Math.min(row.startMs + row.span.duration_ms + pad, full.to),
                   });
                 }}
               />
