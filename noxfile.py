@@ -1,4 +1,5 @@
-"""Development sessions: ``nox -s demo``, ``nox -s tests``, ``lint``, ``typecheck``, ``bench``.
+"""Development sessions: ``nox -s demo``, ``nox -s tests``, ``lint``, ``typecheck``, ``bench``,
+``dashboard`` (build the dashboard), ``tests_browser`` (drive it in headless Chromium).
 
 Every install step of the project lives here.  Sessions that need torch install the local CPU
 build first (``torch==2.13.0``) and pass it as a constraint to every later install, so nothing
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -103,9 +105,10 @@ def bench_smoke(session: nox.Session) -> None:
 
 def _install_bench(session: nox.Session) -> None:
     constraint = install_torch(session)
-    # The peer the Ollama figures are compared with: a bench-only dependency.
+    # The peer the Ollama figures are compared with: a bench-only dependency.  playwright drives
+    # Chromium for the dashboard figures (skipped, saying so, without Chromium or a build).
     session.install(*constraint, "-e", ".[test,transformers,ollama,backend,diffusers]",
-                    "-e", "testsupport", "opentelemetry-instrumentation-ollama")
+                    "-e", "testsupport", "opentelemetry-instrumentation-ollama", "playwright")
 
 
 @contextlib.contextmanager
@@ -168,7 +171,13 @@ def demo(session: nox.Session) -> None:
                 "endpoint instead: OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 "
                 "axonize-instrument python app.py")
     session.log("4/4 the backend: axonize-server on its embedded stores (chDB, PostgreSQL), "
-                "fed by the examples over OTLP/gRPC, queried over its REST API")
+                "fed by the examples over OTLP/gRPC, queried over its REST API and its "
+                "dashboard (built first with npm)")
+    if shutil.which("npm"):
+        _build_dashboard(session, checks=False)
+    else:
+        session.warn("npm not found (apt-get install nodejs npm): the dashboard is not built, "
+                     "and the server's / says how to build it")
     session.run("python", "examples/backend_demo.py", "--keep-running")
 
 
@@ -181,3 +190,52 @@ def _demo_diffusers(session: nox.Session, env: dict[str, str], out_dir: pathlib.
     session.run("axonize-instrument", "--service-name", "diffusers-demo", "python",
                 "examples/diffusers_integration.py", env={**env, "AXONIZE_FILE_PATH": str(spans)})
     session.run("python", "-m", "axonize", "summary", str(spans))
+
+
+# ------------------------------------------------------------------------------- dashboard
+DASHBOARD = ROOT / "dashboard"
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+
+
+def _build_dashboard(session: nox.Session, checks: bool = True) -> None:
+    """npm ci, then (with ``checks``) the API types against the committed OpenAPI schema,
+    tsc and vitest, then vite build into backend/axonize_backend/static."""
+    with session.chdir(DASHBOARD):
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+        if checks:
+            session.run("npm", "run", "check:api", external=True)
+            session.run("npm", "run", "typecheck", external=True)
+            session.run("npm", "test", external=True)
+        session.run("npm", "run", "build", external=True)
+
+
+@nox.session(venv_backend="none")
+def dashboard(session: nox.Session) -> None:
+    """Build the dashboard that axonize-server serves at / (and the wheel ships): npm ci, its
+    API types checked against dashboard/openapi.json (the backend's schema, checked by
+    tests/tools), tsc, vitest, vite build into backend/axonize_backend/static.  Node 20 and
+    npm come from the machine's packages."""
+    _build_dashboard(session)
+
+
+def _install_chromium(session: nox.Session) -> None:
+    """Debian's chromium (Playwright drives it; no browser download)."""
+    if CHROMIUM.exists():
+        return
+    session.log(f"{CHROMIUM} is missing: apt-get install chromium (about a minute)")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "chromium", external=True,
+                env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+@nox.session(python=PYTHON)
+def tests_browser(session: nox.Session) -> None:
+    """The dashboard end to end in headless Chromium against axonize-server on its embedded
+    stores, fed over OTLP (tests/dashboard); screenshots of each page in
+    test-artifacts/dashboard/."""
+    _install_chromium(session)
+    session.install("-c", _constraints(session), "-e", ".[test,backend]", "-e", "testsupport",
+                    "playwright")
+    _build_dashboard(session)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/dashboard", *session.posargs,
+                env={"AXONIZE_STRICT": "1"})

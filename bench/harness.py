@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from bench import (
     backend,
     caller,
+    dashboard,
     diffusers,
     export,
     faults,
@@ -68,6 +69,9 @@ GROUPS = {
                                          "process making 10k LLM spans/s"),
     "diffusers": Group(diffusers.diffusers, "diffusers_step_overhead_us: time the Diffusers "
                                             "plugin adds to each denoising step"),
+    "dashboard": Group(dashboard.dashboard, "dashboard_trace_render_ms, "
+                                            "dashboard_traces_paint_ms: the dashboard in "
+                                            "headless Chromium (skipped without it)"),
 }
 
 

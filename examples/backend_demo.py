@@ -10,7 +10,8 @@
 4. prints the traces and the per-model analytics the REST API returns.
 
 With ``--keep-running`` the server stays up afterwards (its PID is in DIR/server.pid) and the
-URLs and a ready-made curl command are printed.
+URLs, a ready-made curl command and the dashboard's URL with the tenant key to paste are
+printed.
 """
 
 from __future__ import annotations
@@ -141,11 +142,13 @@ def main() -> int:
                   f"{tps:>8}{gpu:>7}{m['cost_usd']:>11.2e}")
         if args.keep_running:
             print(f"\nThe server keeps running (PID {server.pid}):\n"
+                  f"  dashboard          {base}/   (sign in with the tenant key below)\n"
                   f"  API and OTLP/HTTP  {base}   (OpenAPI: {base}/schema)\n"
                   f"  OTLP/gRPC          127.0.0.1:{grpc_port}\n"
                   f"  tenant key         {key}\n"
                   f"  try: curl -H 'authorization: Bearer {key}' {base}/api/v1/traces\n"
                   f"  stop: kill {server.pid}")
+            print(f"\nOpen the dashboard: {base}/  and paste the tenant key: {key}")
             return 0
     except BaseException:
         os.killpg(server.pid, signal.SIGTERM)

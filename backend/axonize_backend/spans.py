@@ -40,6 +40,7 @@ class TraceQuery:
     limit: int = 50
     before: tuple[int, str] | None = None  # cursor: (start ns, trace id) of the last row seen
     extra: dict[str, Any] = field(default_factory=dict)
+    gpu: str | None = None  # a GPU (uuid) some span of the trace ran on
 
 
 def _unprefix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -158,6 +159,9 @@ class SpanStore:
         if q.attribute is not None:
             span_filters.append("attributes[{akey:String}] = {aval:String}")
             params["akey"], params["aval"] = q.attribute
+        if q.gpu:
+            span_filters.append("has(gpu_uuids, {gpu:String})")
+            params["gpu"] = q.gpu
         if q.status == "error":
             span_filters.append("status_code = 2")
         if q.min_duration_ms is not None:
@@ -226,7 +230,9 @@ class SpanStore:
                    countIf(status_code = 2) AS errors,
                    anyIf(model, model != '') AS any_model,
                    anyIf(operation, operation != '') AS any_operation,
-                   sum(ifNull(tokens_output, 0)) AS output_tokens, sum(cost_usd) AS cost
+                   sum(ifNull(tokens_input, 0)) AS input_tokens,
+                   sum(ifNull(tokens_output, 0)) AS output_tokens, sum(cost_usd) AS cost,
+                   minIf(ttft_ms, ttft_ms IS NOT NULL) AS first_ttft_ms
             FROM {self.db}.spans
             WHERE tenant_id = {{tenant:String}}
               AND start_time >= fromUnixTimestamp64Nano({{lo:Int64}})
@@ -241,8 +247,10 @@ class SpanStore:
             "errors": 0,
             "any_model": "",
             "any_operation": "",
+            "input_tokens": 0,
             "output_tokens": 0,
             "cost": 0.0,
+            "first_ttft_ms": None,
         }
         return [
             {**r, **figures.get(r["trace_hex"], empty), "trace_id": r["trace_hex"]} for r in roots

@@ -18,7 +18,7 @@ from axonize_backend.api.params import (
     last_day,
 )
 from axonize_backend.api.problems import BadRequestProblem, NotFoundProblem
-from axonize_backend.render import span_attributes, stored_events
+from axonize_backend.render import optional_number, span_attributes, stored_events
 from axonize_backend.service import Backend
 from axonize_backend.spans import TraceQuery
 
@@ -37,6 +37,8 @@ class TraceSummary(msgspec.Struct):
     operation: str | None
     output_tokens: int
     cost_usd: float
+    input_tokens: int = 0
+    ttft_ms: float | None = None  # the trace's first time to first token, if any span has one
 
 
 class TracePage(msgspec.Struct):
@@ -86,6 +88,7 @@ class TraceController(Controller):
         min_duration_ms: Annotated[float | None, QueryParameter(ge=0)] = None,
         max_duration_ms: Annotated[float | None, QueryParameter(ge=0)] = None,
         attribute: Annotated[str | None, QueryParameter(description="key=value")] = None,
+        gpu: Annotated[str | None, QueryParameter(description="a GPU uuid a span ran on")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> TracePage:
@@ -103,6 +106,7 @@ class TraceController(Controller):
             attribute_filter(attribute) if attribute is not None else None,
             limit + 1,
             decode_cursor(cursor) if cursor else None,
+            gpu=gpu,
         )
         rows = backend.spans.list_traces(q)
         traces = [summary(r) for r in rows[:limit]]
@@ -145,6 +149,8 @@ def summary(r: dict[str, Any]) -> TraceSummary:
         r["any_operation"] or None,
         int(r["output_tokens"]),
         float(r["cost"]),
+        int(r["input_tokens"]),
+        optional_number(r["first_ttft_ms"]),
     )
 
 
