@@ -1,0 +1,140 @@
+"""The redaction processor: masks secrets (by default) and personal data (when enabled) in the
+string values of span attributes, event attributes and status messages; can drop content
+attributes (prompts, completions, messages) entirely.
+
+It counts what it masked (``redaction.masked`` on the span, ``masked`` in the pipeline's
+counts) and never records a masked value.  A request whose encoded body matches none of the
+patterns is passed without looking at its spans: string values are UTF-8 in the body, so a
+pattern that matches a value matches the body too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from axonize_collector.patterns import PII, SECRETS, Pattern, custom
+from axonize_collector.pipeline import Counts, Processor, Resource
+from axonize_collector.spans import put, remove
+from axonize_core import semconv as sc
+
+#: Attributes that hold content (prompts, completions, messages, tool arguments): removed when
+#: ``drop_content`` is on.  A name ending in ``.`` is a prefix.
+CONTENT_KEYS: tuple[str, ...] = (
+    sc.AI_LLM_PROMPT, sc.AI_LLM_COMPLETION, "gen_ai.prompt", "gen_ai.prompt.",
+    "gen_ai.completion", "gen_ai.completion.", "gen_ai.input.messages",
+    "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result", "llm.prompts", "llm.input_messages.", "llm.output_messages.",
+    "input.value", "output.value",
+)
+CONTENT_EVENTS = ("gen_ai.content.prompt", "gen_ai.content.completion",
+                  "gen_ai.user.message", "gen_ai.system.message", "gen_ai.assistant.message",
+                  "gen_ai.tool.message", "gen_ai.choice", "gen_ai.client.inference.operation."
+                  "details")
+
+
+class RedactionProcessor(Processor):
+    name = "redaction"
+    atomic = False  # masks value by value
+
+    def __init__(self, secrets: bool = True, pii: bool = False,
+                 patterns: dict[str, str] | None = None, drop_content: bool = False,
+                 content_keys: Sequence[str] = CONTENT_KEYS) -> None:
+        chosen: list[Pattern] = []
+        if secrets:
+            chosen += SECRETS
+        if pii:
+            chosen += PII
+        self._any = _union_bytes(chosen)  # the fast path knows the built-in patterns only
+        self._custom = custom(patterns or {})
+        self.patterns = (*chosen, *self._custom)
+        self.drop_content = drop_content
+        self._exact = frozenset(k for k in content_keys if not k.endswith("."))
+        self._prefixes = tuple(k for k in content_keys if k.endswith("."))
+
+    def begin(self, req: Any, body: bytes | None) -> bool:
+        if self.drop_content or self._custom or body is None:
+            return True
+        return self._any is not None and self._any.search(body) is not None
+
+    def process(self, span: Any, resource: Resource, counts: Counts) -> None:
+        masked = 0
+        if self.drop_content:
+            remove(span.attributes, self._is_content)
+            events = [i for i, e in enumerate(span.events) if e.name in CONTENT_EVENTS]
+            for i in reversed(events):
+                del span.events[i]
+            for e in span.events:
+                remove(e.attributes, self._is_content)
+        if self.patterns:
+            masked += self._values(span.attributes)
+            for e in span.events:
+                masked += self._values(e.attributes)
+            if span.status.message:
+                text, n = self.mask(span.status.message)
+                if n:
+                    span.status.message = text
+                    masked += n
+        if masked:
+            counts.masked += masked
+            put(span.attributes, {sc.REDACTION_MASKED: masked})
+        return None
+
+    def _is_content(self, key: str) -> bool:
+        return key in self._exact or key.startswith(self._prefixes)
+
+    def _values(self, kvs: Iterable[Any]) -> int:
+        n = 0
+        for kv in kvs:
+            n += self._value(kv.value)
+        return n
+
+    def _value(self, v: Any) -> int:
+        kind = v.WhichOneof("value")
+        if kind == "string_value":
+            text, n = self.mask(v.string_value)
+            if n:
+                v.string_value = text
+            return n
+        if kind == "array_value":
+            return sum(self._value(x) for x in v.array_value.values)
+        if kind == "kvlist_value":
+            return self._values(v.kvlist_value.values)
+        return 0
+
+    def mask(self, text: str) -> tuple[str, int]:
+        """``text`` with every match masked, and how many were."""
+        total = 0
+        for p in self.patterns:
+            if p.regex.search(text) is None:
+                continue
+            text, n = _mask_one(p, text)
+            total += n
+        return text, total
+
+
+def _mask_one(p: Pattern, text: str) -> tuple[str, int]:
+    count = 0
+    mask = f"[REDACTED:{p.kind}]"
+
+    def replace(m: re.Match[str]) -> str:
+        nonlocal count
+        if p.check is not None and not p.check(m.group(0)):
+            return m.group(0)
+        count += 1
+        if p.group:
+            s, e = m.span(p.group)
+            base = m.start()
+            whole = m.group(0)
+            return whole[:s - base] + mask + whole[e - base:]
+        return mask
+
+    return p.regex.sub(replace, text), count
+
+
+def _union_bytes(patterns: Sequence[Pattern]) -> re.Pattern[bytes] | None:
+    """One bytes regex that matches wherever any of ``patterns`` could (the fast path)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p.regex.pattern})" for p in patterns).encode(), re.ASCII)

@@ -1,0 +1,44 @@
+"""``axonize.owner(team=..., customer_id=...)``: who the work in a block belongs to.
+
+The owner fields are set as OpenTelemetry baggage (``owner.team``, ...; see
+:data:`axonize_core.semconv.OWNER_ATTRIBUTES`), so any OTel propagator carries them to the
+services this one calls.  They reach spans where baggage is copied onto span attributes (OTel's
+``BaggageSpanProcessor``, or :func:`owner_attributes` read by instrumentation), or from the
+resource (``OTEL_RESOURCE_ATTRIBUTES=owner.team=search``); the collector's governance processor
+then copies them onto every span of the trace's service, so cost can be grouped by owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+
+from axonize_core.semconv import OWNER_ATTRIBUTES
+
+
+@contextmanager
+def owner(*, team: str | None = None, project: str | None = None,
+          customer_id: str | None = None, cost_center: str | None = None,
+          feature: str | None = None, environment: str | None = None) -> Iterator[None]:
+    """Within the block, the given owner fields are OTel baggage (the others stay as they
+    were, so blocks nest: an inner ``owner(feature=...)`` keeps the outer team)."""
+    fields = {"team": team, "project": project, "customer_id": customer_id,
+              "cost_center": cost_center, "feature": feature, "environment": environment}
+    ctx = otel_context.get_current()
+    for name, value in fields.items():
+        if value is not None:
+            ctx = baggage.set_baggage(OWNER_ATTRIBUTES[name], str(value), ctx)
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def owner_attributes() -> dict[str, str]:
+    """The owner attributes of the current context (``{"owner.team": "search", ...}``)."""
+    current = baggage.get_all()
+    return {name: str(current[name]) for name in OWNER_ATTRIBUTES.values() if name in current}
