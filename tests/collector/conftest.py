@@ -50,3 +50,10 @@ def otel_request() -> Callable[..., Any]:
 def genai() -> dict[str, Any]:
     """The attributes a plain OTel GenAI instrumentation (an OpenAI client) puts on a span."""
     return dict(GENAI)
+
+
+@pytest.fixture
+def free_port_factory() -> Callable[[], int]:
+    from axonize_testsupport.ports import free_port
+
+    return free_port
