@@ -25,6 +25,7 @@ from bench import (
     gpu,
     hf_generate,
     ollama,
+    relay,
     sdk_down,
     threads,
 )
@@ -65,6 +66,9 @@ GROUPS = {
                                       "a new thread or pool task, hook on vs off"),
     "sdk_down": Group(sdk_down.sdk_down, "sdk_down_rss_mb: memory a dead endpoint costs a "
                                          "process making 10k LLM spans/s"),
+    "relay": Group(relay.relay, "relay_spans_per_s, relay_down_rss_mb: axonize-collector's "
+                                "throughput (cost + redaction) and its memory with the "
+                                "destination down"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axonize_collector.cost_wire import priced_attributes
 from axonize_collector.pipeline import Counts, Processor, Resource
 from axonize_collector.spans import duration_s, put
 from axonize_core import semconv as sc
@@ -35,8 +36,36 @@ class CostProcessor(Processor):
 
     def __init__(self, prices: PriceTable | None = None) -> None:
         self.prices = prices if prices is not None else PriceTable.load(hosted=True)
+        self._planned: dict[int, dict[str, Any]] | None = None
+
+    def begin(self, req: Any, body: bytes | None) -> bool | frozenset[int]:
+        """With a protobuf body: price every span from the body (:mod:`.cost_wire`) and visit
+        only the spans that get a price."""
+        self._planned = None
+        if body is None:
+            return True
+        found = priced_attributes(body)
+        if found is None:
+            return True
+        planned: dict[int, dict[str, Any]] = {}
+        for at, attrs in found.items():
+            if any(k.startswith("gpu.") for k in attrs):
+                planned[at] = {}  # GPU time needs the span's duration: decoded in process()
+                continue
+            out = self.price(attrs, {}, None)
+            if out:
+                planned[at] = out
+        self._planned = planned
+        return frozenset(planned)
 
     def process(self, span: Any, resource: Resource, counts: Counts) -> None:
+        if self._planned is not None:
+            out = self._planned.get(counts.at)
+            if out:
+                put(span.attributes, out)
+                return None
+            if out is None:
+                return None
         found: dict[str, Any] = {}
         gpus: dict[str, dict[str, Any]] = {}
         for kv in span.attributes:
@@ -49,8 +78,22 @@ class CostProcessor(Processor):
                 index, _, what = key[4:].partition(".")
                 if what in _GPU_FIELDS and index.isdigit():
                     gpus.setdefault(index, {})[what] = kv.value.string_value
+        out = self.price(found, gpus, span)
+        put(span.attributes, out)
+        return None
+
+    def price(self, found: dict[str, Any], gpus: dict[str, dict[str, Any]] | None,
+              span: Any) -> dict[str, Any]:
+        """The ``cost.*`` attributes of a span with these attributes (``gpus`` by index, or
+        None to read them from ``found``; ``span`` for its duration, or None for found's)."""
         if sc.COST_TOTAL_USD in found:
-            return None
+            return {}
+        if gpus is None:
+            gpus = {}
+            for key, value in found.items():
+                if key.startswith("gpu."):
+                    index, _, what = key[4:].partition(".")
+                    gpus.setdefault(index, {})[what] = str(value)
         out: dict[str, Any] = {}
         model = next((found[k] for k in MODEL_KEYS if found.get(k)), None)
         if model:
@@ -59,10 +102,9 @@ class CostProcessor(Processor):
             if tokens_in is not None or tokens_out is not None:
                 self.prices.add_token_cost(model, _number(tokens_in), _number(tokens_out), out)
         if gpus:
-            self._gpu(gpus, duration_s(span), out)
+            self._gpu(gpus, duration_s(span) if span is not None else 0.0, out)
         add_total(out)
-        put(span.attributes, out)
-        return None
+        return out
 
     def _gpu(self, gpus: dict[str, dict[str, Any]], seconds: float, out: dict[str, Any]) -> None:
         total_s = usd = 0.0

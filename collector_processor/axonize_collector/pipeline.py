@@ -54,9 +54,11 @@ class Processor:
     name = "processor"
     atomic = False
 
-    def begin(self, req: Any, body: bytes | None) -> bool:
-        """Called once per request, with its encoded body if there is one; False skips this
-        processor for the whole request (a fast path: the body shows nothing to do)."""
+    def begin(self, req: Any, body: bytes | None) -> bool | frozenset[int]:
+        """Called once per request, with its protobuf body if there is one.  False skips this
+        processor for the whole request, a set of span ordinals (the spans' positions in the
+        request, flattened) limits it to those spans: fast paths, where the body shows that
+        there is nothing to do, or where."""
         return True
 
     def process(self, span: Any, resource: Resource, counts: Counts) -> str | None:
@@ -77,6 +79,8 @@ class Counts:
     routed: int = 0
     failed: int = 0
     failed_by: dict[str, int] = field(default_factory=dict)
+    #: While a request is processed: the position of the current span in it (flattened).
+    at: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, other: Counts) -> None:
@@ -114,15 +118,23 @@ class Pipeline:
             return self._run(req, body)
 
     def _run(self, req: Any, body: bytes | None) -> dict[str, Any]:
-        active = [p for p in self.processors if _begin(p, req, body)]
+        begun = [(p, _begin(p, req, body)) for p in self.processors]
+        every = [p for p, which in begun if which is True]
+        some = any(isinstance(which, frozenset) and which for _, which in begun)
         counts = Counts()
         routed: dict[str, Any] = {}
+        ordinal = -1
         for rs in req.resource_spans:
             resource = Resource(rs.resource)
             for ss in rs.scope_spans:
                 moves: list[tuple[int, str]] = []
                 for i, span in enumerate(ss.spans):
                     counts.spans_in += 1
+                    ordinal += 1
+                    counts.at = ordinal
+                    active = every if not some else [
+                        p for p, which in begun
+                        if which is True or (isinstance(which, frozenset) and ordinal in which)]
                     verdict = self._one(active, span, resource, counts)
                     if verdict is not None:
                         moves.append((i, verdict))
@@ -165,7 +177,7 @@ class Pipeline:
                 log.exception("closing processor %s", p.name)
 
 
-def _begin(p: Processor, req: Any, body: bytes | None) -> bool:
+def _begin(p: Processor, req: Any, body: bytes | None) -> bool | frozenset[int]:
     try:
         return p.begin(req, body)
     except Exception:

@@ -11,12 +11,14 @@ pattern that matches a value matches the body too.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from axonize_collector.patterns import PII, SECRETS, Pattern, custom
 from axonize_collector.pipeline import Counts, Processor, Resource
 from axonize_collector.spans import put, remove
+from axonize_collector.wire import span_ranges
 from axonize_core import semconv as sc
 
 #: Attributes that hold content (prompts, completions, messages, tool arguments): removed when
@@ -46,17 +48,39 @@ class RedactionProcessor(Processor):
             chosen += SECRETS
         if pii:
             chosen += PII
-        self._any = _union_bytes(chosen)  # the fast path knows the built-in patterns only
         self._custom = custom(patterns or {})
+        # The fast path: every pattern has a look-out (user patterns have none).
+        self._scans = None if self._custom or any(p.scan is None for p in chosen) else [
+            re.compile(p.scan) for p in chosen if p.scan is not None]
         self.patterns = (*chosen, *self._custom)
+        self._any_text = None if self._custom or not chosen else re.compile(
+            "|".join(f"(?:{p.regex.pattern})" for p in chosen), re.ASCII)
         self.drop_content = drop_content
         self._exact = frozenset(k for k in content_keys if not k.endswith("."))
         self._prefixes = tuple(k for k in content_keys if k.endswith("."))
 
-    def begin(self, req: Any, body: bytes | None) -> bool:
-        if self.drop_content or self._custom or body is None:
+    def begin(self, req: Any, body: bytes | None) -> bool | frozenset[int]:
+        """Only the spans whose bytes match a pattern (the body is protobuf; a JSON body could
+        hide a secret behind escapes, so the relay passes none and every span is looked at)."""
+        if self.drop_content or self._scans is None or body is None:
             return True
-        return self._any is not None and self._any.search(body) is not None
+        if not self._scans:
+            return False
+        low = body.lower()
+        hits = [m.start() for scan in self._scans for m in scan.finditer(low)]
+        if not hits:
+            return False
+        try:
+            ranges = span_ranges(body)
+        except ValueError:
+            return True
+        starts = [r[0] for r in ranges]
+        found = set()
+        for at in hits:
+            k = bisect_right(starts, at) - 1
+            if k >= 0 and at < ranges[k][1]:
+                found.add(k)
+        return frozenset(found)
 
     def process(self, span: Any, resource: Resource, counts: Counts) -> None:
         masked = 0
@@ -105,6 +129,8 @@ class RedactionProcessor(Processor):
 
     def mask(self, text: str) -> tuple[str, int]:
         """``text`` with every match masked, and how many were."""
+        if self._any_text is not None and self._any_text.search(text) is None:
+            return text, 0
         total = 0
         for p in self.patterns:
             if p.regex.search(text) is None:
@@ -131,10 +157,3 @@ def _mask_one(p: Pattern, text: str) -> tuple[str, int]:
         return mask
 
     return p.regex.sub(replace, text), count
-
-
-def _union_bytes(patterns: Sequence[Pattern]) -> re.Pattern[bytes] | None:
-    """One bytes regex that matches wherever any of ``patterns`` could (the fast path)."""
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{p.regex.pattern})" for p in patterns).encode(), re.ASCII)

@@ -69,3 +69,31 @@ def test_spans_already_priced_or_unknown_are_left_alone(otel_request, genai) -> 
     before = _spans(req)
     Pipeline([CostProcessor()]).run(req)
     assert _spans(req) == before
+
+
+def test_the_fast_path_over_the_body_prices_exactly_as_decoding_does(otel_request, genai) -> None:
+    specs = [{"name": "chat", "attributes": genai},
+             {"name": "legacy", "attributes": {"gen_ai.request.model": "claude-3-haiku",
+                                               "gen_ai.usage.prompt_tokens": 10,
+                                               "gen_ai.usage.completion_tokens": 20}},
+             {"name": "axonize", "attributes": {"ai.model.name": "gpt-4.1-nano",
+                                                "ai.llm.tokens.input": 7,
+                                                "ai.llm.tokens.output": 3}},
+             {"name": "gpu", "duration_ms": 3600, "attributes": {"gpu.0.name": "NVIDIA L4"}},
+             {"name": "priced", "attributes": {**genai, "cost.total_usd": 1.0}},
+             # The same names in an event are not the span's: not priced.
+             {"name": "event-only", "events": [("usage", genai)]},
+             {"name": "long-model", "attributes": {**genai,
+                                                   "gen_ai.response.model": "gpt-4o-" + "x" * 200}}]
+    fast = otel_request(specs)
+    slow = type(fast)()
+    slow.CopyFrom(fast)
+    Pipeline([CostProcessor()]).run(slow)
+    Pipeline([CostProcessor()]).run(fast, fast.SerializeToString())
+    assert _spans(fast) == _spans(slow)
+    by_name = {s.name: attributes(s.attributes)
+               for s in fast.resource_spans[0].scope_spans[0].spans}
+    assert "cost.total_usd" not in by_name["event-only"]
+    assert by_name["gpu"]["cost.gpu_usd"] == pytest.approx(3.6 / 3600 * 0.70)  # L4: 0.70 / h
+    assert by_name["long-model"]["cost.tokens_usd"] == pytest.approx((1200 * 2.5 + 300 * 10) / 1e6)
+    assert all("cost.total_usd" in a for n, a in by_name.items() if n != "event-only")

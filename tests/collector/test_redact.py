@@ -102,3 +102,20 @@ def test_a_clean_request_is_not_touched(otel_request, genai) -> None:
     before = req.SerializeToString()
     p = _run(req, RedactionProcessor(pii=True))
     assert req.SerializeToString() == before and p.counts.masked == 0
+
+
+def test_the_fast_path_looks_only_at_the_spans_that_match(otel_request, genai) -> None:
+    specs = [{"name": f"s{i}", "attributes": {**genai, "note": f"request {i}"}}
+             for i in range(20)]
+    specs[7]["attributes"]["note"] = "token=BEARER abcdefgh12345678"
+    specs[13]["events"] = [("call", {"url": "https://me:pw123456@h/x"})]
+    fast = otel_request(specs)
+    slow = type(fast)()
+    slow.CopyFrom(fast)
+    _run(fast, RedactionProcessor())
+    Pipeline([RedactionProcessor()]).run(slow)  # no body: every span decoded
+    assert fast == slow
+    spans = fast.resource_spans[0].scope_spans[0].spans
+    assert attributes(spans[7].attributes)["note"] == "token=BEARER [REDACTED:bearer_token]"
+    assert attributes(spans[13].events[0].attributes)["url"] == (
+        "https://[REDACTED:basic_auth]@h/x")

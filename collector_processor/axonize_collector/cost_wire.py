@@ -1,0 +1,99 @@
+"""The cost processor's fast path: the attributes it prices from, read from the protobuf body
+with one regular expression instead of decoding every attribute of every span.
+
+A span attribute is a ``KeyValue`` in field 9 of ``Span`` (tag byte ``0x4a``), whose key is field
+1 (``0x0a``) and value field 2 (``0x12``); the match is taken only with that framing, so the same
+names in events, links, nested maps or the resource do not count.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from bisect import bisect_right
+from typing import Any
+
+from axonize_collector.wire import span_ranges
+
+_KEYS = re.compile(
+    rb"\x0a([\x00-\x7f])(gen_ai\.(?:usage\.(?:input_tokens|output_tokens|prompt_tokens|"
+    rb"completion_tokens)|request\.model|response\.model)|ai\.(?:llm\.tokens\.(?:input|output)|"
+    rb"response\.model|model\.name)|cost\.[a-z_]+|gpu\.\d+\.(?:name|mig\.profile))\x12"
+    # The value: a one-byte length, then a short string, a varint or a double.
+    rb"(?:[\x00-\x7f](?:\x0a([\x00-\x7f])|\x18([\x80-\xff]{0,9}[\x00-\x7f])|\x21(.{8}))?"
+    rb"|[\x80-\xff])",
+    re.DOTALL)
+_DOUBLE = struct.Struct("<d")
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, i
+        shift += 7
+
+
+def _framed(body: bytes, at: int) -> bool:
+    """Whether the ``KeyValue`` starting at ``at`` is a span attribute (field 9, one or two
+    length bytes)."""
+    if at >= 2 and body[at - 2] == 0x4A and body[at - 1] < 0x80:
+        return True
+    return at >= 3 and body[at - 3] == 0x4A and body[at - 2] >= 0x80 and body[at - 1] < 0x80
+
+
+def _value(body: bytes, i: int) -> Any:
+    """The ``AnyValue`` whose length prefix starts at ``i``: a str, int or float (else None)."""
+    n, i = _varint(body, i)
+    if not n:
+        return None
+    tag = body[i]
+    if tag == 0x0A:  # string_value
+        size, j = _varint(body, i + 1)
+        return body[j:j + size].decode("utf-8", "replace")
+    if tag == 0x18:  # int_value
+        v, _ = _varint(body, i + 1)
+        return v - (1 << 64) if v >= 1 << 63 else v
+    if tag == 0x21:  # double_value
+        return _DOUBLE.unpack_from(body, i + 1)[0]
+    return None
+
+
+def _after_key(m: re.Match[bytes]) -> int:
+    """Where the value's length prefix starts (just after the ``0x12`` tag)."""
+    return m.start() + 2 + len(m.group(2)) + 1
+
+
+def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
+    """For each span (by position) that has any of the cost processor's attributes: those
+    attributes, decoded.  None when the body cannot be walked (decode every span instead)."""
+    found: dict[int, dict[str, Any]] = {}
+    matches = [m for m in _KEYS.finditer(body)
+               if len(m.group(2)) == m.group(1)[0] and _framed(body, m.start())]
+    if not matches:
+        return found
+    try:
+        ranges = span_ranges(body)
+        starts = [r[0] for r in ranges]
+        for m in matches:
+            k = bisect_right(starts, m.start()) - 1
+            if k < 0 or m.start() >= ranges[k][1]:
+                continue  # not inside a span
+            size, varint, double = m.group(3, 4, 5)
+            if size is not None:
+                value: Any = body[m.end():m.end() + size[0]].decode("utf-8", "replace")
+            elif varint is not None:
+                value = _varint(varint, 0)[0]
+                if value >= 1 << 63:
+                    value -= 1 << 64
+            elif double is not None:
+                value = _DOUBLE.unpack(double)[0]
+            else:  # longer or other values: read them the long way
+                value = _value(body, _after_key(m))
+            found.setdefault(k, {})[m.group(2).decode()] = value
+    except (IndexError, ValueError, struct.error):
+        return None
+    return found
