@@ -62,7 +62,7 @@ def _send_all(port: int, bodies: list[bytes], total: int, retry_full: bool = Tru
     were accepted (a full queue answers UNAVAILABLE: retried when ``retry_full``)."""
     channel = grpc.insecure_channel(f"127.0.0.1:{port}",
                                     [("grpc.max_send_message_length", 64 * 2**20)])
-    call = channel.unary_unary(METHOD)
+    call = channel.unary_unary(METHOD, None, None)  # bytes in, bytes out
     accepted = [0]
     lock = threading.Lock()
     per = max(1, total // BATCH // SENDERS)
@@ -165,8 +165,14 @@ def _down(bodies: list[bytes], queue_mb: float, queue_dir: Path) -> tuple[float,
         per_request = len(bodies[0])
         n = int(2 * queue_mb * 2**20 / per_request) * BATCH
         done = threading.Event()
-        worker = threading.Thread(target=lambda: (_send_all(r.grpc_port, bodies, n, False),
-                                                  done.set()))
+
+        def send() -> None:
+            try:
+                _send_all(r.grpc_port, bodies, n, retry_full=False)
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=send)
         worker.start()
         while not done.wait(0.1):
             peak = max(peak, r.rss())
