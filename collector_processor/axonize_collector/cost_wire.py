@@ -13,7 +13,7 @@ import struct
 from bisect import bisect_right
 from typing import Any
 
-from axonize_collector.wire import span_ranges
+from axonize_collector.wire import span_ranges, varint
 
 _KEYS = re.compile(
     rb"\x0a([\x00-\x7f])(gen_ai\.(?:usage\.(?:input_tokens|output_tokens|prompt_tokens|"
@@ -26,17 +26,6 @@ _KEYS = re.compile(
 _DOUBLE = struct.Struct("<d")
 
 
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, i
-        shift += 7
-
-
 def _framed(body: bytes, at: int) -> bool:
     """Whether the ``KeyValue`` starting at ``at`` is a span attribute (field 9, one or two
     length bytes)."""
@@ -47,15 +36,15 @@ def _framed(body: bytes, at: int) -> bool:
 
 def _value(body: bytes, i: int) -> Any:
     """The ``AnyValue`` whose length prefix starts at ``i``: a str, int or float (else None)."""
-    n, i = _varint(body, i)
+    n, i = varint(body, i)
     if not n:
         return None
     tag = body[i]
     if tag == 0x0A:  # string_value
-        size, j = _varint(body, i + 1)
+        size, j = varint(body, i + 1)
         return body[j:j + size].decode("utf-8", "replace")
     if tag == 0x18:  # int_value
-        v, _ = _varint(body, i + 1)
+        v, _ = varint(body, i + 1)
         return v - (1 << 64) if v >= 1 << 63 else v
     if tag == 0x21:  # double_value
         return _DOUBLE.unpack_from(body, i + 1)[0]
@@ -86,7 +75,7 @@ def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
             if size is not None:
                 value: Any = body[m.end():m.end() + size[0]].decode("utf-8", "replace")
             elif varint is not None:
-                value = _varint(varint, 0)[0]
+                value = varint(varint, 0)[0]
                 if value >= 1 << 63:
                     value -= 1 << 64
             elif double is not None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 _PATH = (1, 2, 2)
 
 
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
+def varint(buf: bytes, i: int) -> tuple[int, int]:
+    """The varint at ``buf[i]``, and where the next field starts."""
     value = shift = 0
     while True:
         b = buf[i]
@@ -26,11 +27,11 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
 
 def _skip(buf: bytes, i: int, wire: int) -> int:
     if wire == 0:
-        return _varint(buf, i)[1]
+        return varint(buf, i)[1]
     if wire == 1:
         return i + 8
     if wire == 2:
-        n, i = _varint(buf, i)
+        n, i = varint(buf, i)
         return i + n
     if wire == 5:
         return i + 4
@@ -51,10 +52,10 @@ def span_ranges(body: bytes) -> list[tuple[int, int]]:
 def _walk(buf: bytes, i: int, end: int, depth: int, out: list[tuple[int, int]]) -> None:
     want = _PATH[depth]
     while i < end:
-        tag, i = _varint(buf, i)
+        tag, i = varint(buf, i)
         field, wire = tag >> 3, tag & 7
         if field == want and wire == 2:
-            n, i = _varint(buf, i)
+            n, i = varint(buf, i)
             if i + n > end:
                 raise ValueError("a length runs past the end of its message")
             if depth == len(_PATH) - 1:

@@ -3,7 +3,7 @@
 The owner fields are set as OpenTelemetry baggage (``owner.team``, ...; see
 :data:`axonize_core.semconv.OWNER_ATTRIBUTES`), so any OTel propagator carries them to the
 services this one calls.  They reach spans where baggage is copied onto span attributes (OTel's
-``BaggageSpanProcessor``, or :func:`owner_attributes` read by instrumentation), or from the
+``BaggageSpanProcessor``, or :func:`owner_span_processor`), or from the
 resource (``OTEL_RESOURCE_ATTRIBUTES=owner.team=search``); the collector's governance processor
 then copies them onto every span of the trace's service, so cost can be grouped by owner.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
@@ -42,3 +43,19 @@ def owner_attributes() -> dict[str, str]:
     """The owner attributes of the current context (``{"owner.team": "search", ...}``)."""
     current = baggage.get_all()
     return {name: str(current[name]) for name in OWNER_ATTRIBUTES.values() if name in current}
+
+
+def owner_span_processor() -> Any:
+    """An OTel SDK span processor that copies the owner baggage onto each span as it starts
+    (``provider.add_span_processor(owner_span_processor())``), for spans the OTel SDK makes."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class OwnerSpanProcessor(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            current = baggage.get_all(parent_context)
+            for name in OWNER_ATTRIBUTES.values():
+                value = current.get(name)
+                if value is not None:
+                    span.set_attribute(name, str(value))
+
+    return OwnerSpanProcessor()

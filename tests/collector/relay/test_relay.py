@@ -187,3 +187,20 @@ def test_a_full_queue_refuses_with_retry_later_and_keeps_what_it_took(
     health = json.loads(body)
     assert status == 200 and health["queued_spans"] == taken
     assert relay.post(b"", path="/health", method="GET")[0] == 200
+
+
+def test_a_destination_that_fails_for_a_while_gets_everything_and_a_refusal_does_not_block(
+        run_relay, otel_request, genai) -> None:
+    sink = HttpSink()
+    try:
+        sink.fail_next = [503, 503, 400]  # two passing failures, then a refusal for good
+        relay = run_relay(sink.endpoint)
+        relay.export(otel_request([{"name": "first", "attributes": genai}]), timeout=10)
+        eventually(relay.relay.stats.snapshot, lambda c: c["refused"] == 1)
+        assert sink.spans() == []  # refused for good after two retries
+        relay.export(otel_request([{"name": "second", "attributes": genai}]), timeout=10)
+        assert [s.name for s in sink.wait_for_spans(1)] == ["second"]
+        counters = eventually(relay.relay.stats.snapshot, lambda c: c["forwarded"] == 1)
+        assert counters["refused"] == 1 and counters["retries"] == 2
+    finally:
+        sink.stop()
