@@ -71,11 +71,11 @@ def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
             k = bisect_right(starts, m.start()) - 1
             if k < 0 or m.start() >= ranges[k][1]:
                 continue  # not inside a span
-            size, varint, double = m.group(3, 4, 5)
+            size, number, double = m.group(3, 4, 5)
             if size is not None:
                 value: Any = body[m.end():m.end() + size[0]].decode("utf-8", "replace")
-            elif varint is not None:
-                value = varint(varint, 0)[0]
+            elif number is not None:
+                value = varint(number, 0)[0]
                 if value >= 1 << 63:
                     value -= 1 << 64
             elif double is not None:
