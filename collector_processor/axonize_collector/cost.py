@@ -13,7 +13,7 @@ from typing import Any
 
 from axonize_collector.cost_wire import priced_attributes
 from axonize_collector.pipeline import Counts, Processor, Resource
-from axonize_collector.spans import duration_s, put
+from axonize_collector.spans import append, duration_s, put
 from axonize_core import semconv as sc
 from axonize_core.cost import PriceTable, add_total, mig_fraction
 
@@ -23,6 +23,7 @@ MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_
 INPUT_KEYS = (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.AI_LLM_TOKENS_INPUT, "gen_ai.usage.prompt_tokens")
 OUTPUT_KEYS = (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.AI_LLM_TOKENS_OUTPUT,
                "gen_ai.usage.completion_tokens")
+_FRESH = "\0fresh"  # a planned output's mark: the span has no cost.* key to replace
 _GPU_FIELDS = (sc.GPU_NAME, sc.GPU_MIG_PROFILE)
 _WANTED = frozenset((*MODEL_KEYS, *INPUT_KEYS, *OUTPUT_KEYS, sc.COST_TOTAL_USD))
 
@@ -54,6 +55,8 @@ class CostProcessor(Processor):
                 continue
             out = self.price(attrs, {}, None)
             if out:
+                if not any(k.startswith("cost.") for k in attrs):
+                    out[_FRESH] = True  # none of the span's keys to replace: append
                 planned[at] = out
         self._planned = planned
         return frozenset(planned)
@@ -62,7 +65,10 @@ class CostProcessor(Processor):
         if self._planned is not None:
             out = self._planned.get(counts.at)
             if out:
-                put(span.attributes, out)
+                if out.pop(_FRESH, False):
+                    append(span.attributes, out)
+                else:
+                    put(span.attributes, out)
                 return None
             if out is None:
                 return None

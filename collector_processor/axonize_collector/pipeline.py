@@ -123,21 +123,30 @@ class Pipeline:
         some = any(isinstance(which, frozenset) and which for _, which in begun)
         counts = Counts()
         routed: dict[str, Any] = {}
-        ordinal = -1
+        # With no processor for every span, only the spans some processor asked for are visited.
+        wanted = None if every else frozenset().union(
+            *(which for _, which in begun if isinstance(which, frozenset)))
+        base = 0
         for rs in req.resource_spans:
             resource = Resource(rs.resource)
             for ss in rs.scope_spans:
                 moves: list[tuple[int, str]] = []
-                for i, span in enumerate(ss.spans):
-                    counts.spans_in += 1
-                    ordinal += 1
-                    counts.at = ordinal
+                spans = ss.spans
+                n = len(spans)
+                counts.spans_in += n
+                if wanted is None:
+                    visit: Any = range(n)
+                else:
+                    visit = sorted(k - base for k in wanted if base <= k < base + n)
+                for i in visit:
+                    ordinal = counts.at = base + i
                     active = every if not some else [
                         p for p, which in begun
                         if which is True or (isinstance(which, frozenset) and ordinal in which)]
-                    verdict = self._one(active, span, resource, counts)
+                    verdict = self._one(active, spans[i], resource, counts)
                     if verdict is not None:
                         moves.append((i, verdict))
+                base += n
                 for i, verdict in reversed(moves):
                     if verdict == DROP:
                         counts.dropped += 1

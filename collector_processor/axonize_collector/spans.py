@@ -55,6 +55,12 @@ def put(kvs: Any, values: dict[str, Any], overwrite: bool = True) -> None:
         set_value(kvs.add(key=key).value, value)
 
 
+def append(kvs: Any, values: dict[str, Any]) -> None:
+    """Add ``values`` to ``kvs`` whose keys are known not to be there yet (no look first)."""
+    for key, value in values.items():
+        set_value(kvs.add(key=key).value, value)
+
+
 def remove(kvs: Any, drop: Any) -> int:
     """Remove the key-values whose key ``drop(key)`` is true; returns how many."""
     gone = [i for i, kv in enumerate(kvs) if drop(kv.key)]
