@@ -105,10 +105,13 @@ class CheckedTraces:
     days: tuple[int, int] = (0, 0)  # first and last day (since 1970) the accepted spans start on
 
 
-def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> CheckedTraces:
+def check_traces(body: bytes, content_type: str, window: tuple[int, int],
+                 process: Any = None) -> CheckedTraces:
     """Parse and check a trace request (:class:`BadRequest` if malformed or a span id has the
     wrong length) and re-encode it canonically, without the spans that start outside
-    ``window`` (:func:`time_window`)."""
+    ``window`` (:func:`time_window`).  ``process``, if given, is a collector pipeline
+    (:class:`axonize_collector.Pipeline`) run on the accepted spans before they are encoded:
+    what it drops is not stored, what it routes elsewhere is stored with the rest."""
     req = parse_traces(body, content_type)
     if not content_type.startswith("application/json"):  # JSON has no unknown fields here
         req.DiscardUnknownFields()  # unknown fields, and known ones with the wrong wire type
@@ -139,6 +142,15 @@ def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> Che
             rejected += len(refused)
     if not kept:
         return CheckedTraces(b"", 0, rejected, reason)
+    if process is not None:
+        pb = not content_type.startswith("application/json") and not rejected
+        routes = process.run(req, body if pb else None)
+        # Concatenated encodings are one message holding the spans of both.
+        encoded = b"".join(r.SerializeToString() for r in routes.values())
+        kept = sum(span_count(r) for r in routes.values())
+        if not kept:
+            return CheckedTraces(b"", 0, rejected, reason)
+        return CheckedTraces(encoded, kept, rejected, reason, (first_day, last_day))
     return CheckedTraces(req.SerializeToString(), kept, rejected, reason, (first_day, last_day))
 
 
