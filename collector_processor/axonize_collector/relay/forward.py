@@ -30,7 +30,7 @@ RETRYABLE_GRPC = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED
                   grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN,
                   grpc.StatusCode.INTERNAL)
 RETRYABLE_HTTP = (408, 429, 500, 502, 503, 504)
-MAX_SEND_BYTES = 4 * 2**20
+MAX_SEND_BYTES = 3 * 2**20  # under the 4 MiB a gRPC server takes by default
 
 
 class Retry(Exception):
