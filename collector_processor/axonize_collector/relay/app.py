@@ -133,7 +133,12 @@ class Relay:
                     delta["dropped"] += spans
                     continue
                 for d in targets:
-                    d.queue.put(data, spans)
+                    try:
+                        stored = d.queue.put(data, spans)
+                    except OSError as exc:  # a full or failing disk: the sender retries
+                        raise QueueFull(f"queue for {d.name} cannot be written: {exc}") from None
+                    if not stored:
+                        raise _full(d)
         self.stats.add(received=received, rejected=rejected, **delta)
         return Accepted(received, rejected, reason)
 

@@ -101,8 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"axonize-collector: {exc}", file=sys.stderr)
         return 2
     relay.start()
-    grpc_server, grpc_port = start_grpc(relay, s.host, s.grpc_port)
-    http_server, http_port = start_http(relay, s.host, s.http_port)
+    try:
+        grpc_server, grpc_port = start_grpc(relay, s.host, s.grpc_port)
+        http_server, http_port = start_http(relay, s.host, s.http_port)
+    except OSError as exc:  # a port in use, an address not ours
+        print(f"axonize-collector: cannot listen: {exc}", file=sys.stderr)
+        relay.stop()
+        return 2
     # The ports as bound (0 picks a free one): a line that scripts and tests can read.
     print(f"axonize-collector listening grpc={s.host}:{grpc_port} http={s.host}:{http_port} "
           f"to={','.join(e.url for e in s.exporters)}", flush=True)
