@@ -119,7 +119,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
-        length = int(self.headers.get("content-length") or -1)
+        try:
+            length = int(self.headers.get("content-length") or -1)
+        except ValueError:
+            length = -1
         limit = self.relay.settings.max_request_bytes
         if length < 0 or length > limit:
             self.close_connection = True
