@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axonize_collector.cost_wire import priced_attributes
+from axonize_collector.cost_wire import COST, GPU, priced_attributes
 from axonize_collector.pipeline import Counts, Processor, Resource
 from axonize_collector.spans import append, duration_s, put
 from axonize_core import semconv as sc
@@ -50,12 +50,12 @@ class CostProcessor(Processor):
             return True
         planned: dict[int, dict[str, Any]] = {}
         for at, attrs in found.items():
-            if any(k.startswith("gpu.") for k in attrs):
+            if GPU in attrs:
                 planned[at] = {}  # GPU time needs the span's duration: decoded in process()
                 continue
             out = self.price(attrs, {}, None)
             if out:
-                if not any(k.startswith("cost.") for k in attrs):
+                if COST not in attrs:
                     out[_FRESH] = True  # none of the span's keys to replace: append
                 planned[at] = out
         self._planned = planned

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import struct
-from bisect import bisect_right
 from typing import Any
 
 from axonize_collector.wire import span_ranges, varint
@@ -24,6 +23,8 @@ _KEYS = re.compile(
     rb"|[\x80-\xff])",
     re.DOTALL)
 _DOUBLE = struct.Struct("<d")
+#: Marks in a span's found attributes: it has ``gpu.*`` keys, or ``cost.*`` keys.
+GPU, COST = "\0gpu", "\0cost"
 
 
 def _framed(body: bytes, at: int) -> bool:
@@ -60,29 +61,38 @@ def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
     """For each span (by position) that has any of the cost processor's attributes: those
     attributes, decoded.  None when the body cannot be walked (decode every span instead)."""
     found: dict[int, dict[str, Any]] = {}
-    matches = [m for m in _KEYS.finditer(body)
-               if len(m.group(2)) == m.group(1)[0] and _framed(body, m.start())]
-    if not matches:
-        return found
+    ranges: list[tuple[int, int]] | None = None
+    k = 0  # matches come in body order, and so do the spans: one pass over both
     try:
-        ranges = span_ranges(body)
-        starts = [r[0] for r in ranges]
-        for m in matches:
-            k = bisect_right(starts, m.start()) - 1
-            if k < 0 or m.start() >= ranges[k][1]:
+        for m in _KEYS.finditer(body):
+            at = m.start()
+            klen, key, size, number, double = m.groups()
+            if len(key) != klen[0] or not _framed(body, at):
+                continue
+            if ranges is None:
+                ranges = span_ranges(body)
+            while k < len(ranges) and ranges[k][1] <= at:
+                k += 1
+            if k == len(ranges) or at < ranges[k][0]:
                 continue  # not inside a span
-            size, number, double = m.group(3, 4, 5)
             if size is not None:
                 value: Any = body[m.end():m.end() + size[0]].decode("utf-8", "replace")
             elif number is not None:
-                value = varint(number, 0)[0]
+                value = number[0] if len(number) == 1 else (
+                    (number[0] & 0x7F) | number[1] << 7 if len(number) == 2
+                    else varint(number, 0)[0])
                 if value >= 1 << 63:
                     value -= 1 << 64
             elif double is not None:
                 value = _DOUBLE.unpack(double)[0]
             else:  # longer or other values: read them the long way
                 value = _value(body, _after_key(m))
-            found.setdefault(k, {})[m.group(2).decode()] = value
+            attrs = found.get(k)
+            if attrs is None:
+                attrs = found[k] = {}
+            attrs[key.decode()] = value
+            if key.startswith((b"gpu.", b"cost.")):
+                attrs[GPU if key[0] == 0x67 else COST] = True
     except (IndexError, ValueError, struct.error):
         return None
     return found

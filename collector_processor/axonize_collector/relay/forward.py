@@ -185,5 +185,6 @@ class Forwarder:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.queue.wake()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout)
         self.sender.close()
