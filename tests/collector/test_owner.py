@@ -48,3 +48,17 @@ def test_otel_sdk_spans_made_inside_an_owner_block_carry_the_owner(otel_request)
              for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans}
     assert spans["chat"] == {"owner.team": "search", "owner.customer_id": "c-42"}
     assert spans["outside"] == {"owner.team": "platform"}
+
+
+def test_axonize_llm_spans_made_inside_an_owner_block_carry_the_owner(axonize_capture) -> None:
+    with axonize.owner(team="search"), axonize.owner(customer_id="c-42"):
+        with axonize.llm_span(model="m", attributes={"owner.team": "explicit"}):
+            pass
+        with axonize.llm_span(model="m"):
+            pass
+    with axonize.llm_span(model="m"):
+        pass
+    owners = [{k: v for k, v in s["attributes"].items() if k.startswith("owner.")}
+              for s in axonize_capture.spans_as_dicts()]
+    assert owners == [{"owner.team": "explicit", "owner.customer_id": "c-42"},
+                      {"owner.team": "search", "owner.customer_id": "c-42"}, {}]
