@@ -204,3 +204,16 @@ def test_a_destination_that_fails_for_a_while_gets_everything_and_a_refusal_does
         assert counters["refused"] == 1 and counters["retries"] == 2
     finally:
         sink.stop()
+
+
+def test_bodies_over_the_limit_are_refused_before_and_after_inflating(
+        run_relay, otel_request) -> None:
+    relay = run_relay(f"grpc://127.0.0.1:{1}", max_request_bytes=4096)
+    status, body = relay.post(b"\0" * 5000)
+    assert status == 413 and b"over 4096 bytes" in body
+    bomb = gzip.compress(b"\0" * 100_000)  # small on the wire, large inflated
+    status, body = relay.post(bomb, headers={"Content-Encoding": "gzip"})
+    assert status == 400 and b"decompressed body over 4096 bytes" in body
+    status, body = relay.post(b"abc", headers={"Content-Encoding": "br"})
+    assert status == 400 and b"content-encoding 'br'" in body
+    assert relay.relay.queued_spans() == 0
