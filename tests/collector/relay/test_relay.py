@@ -217,3 +217,23 @@ def test_bodies_over_the_limit_are_refused_before_and_after_inflating(
     status, body = relay.post(b"abc", headers={"Content-Encoding": "br"})
     assert status == 400 and b"content-encoding 'br'" in body
     assert relay.relay.queued_spans() == 0
+
+
+def test_policy_violations_go_to_their_own_endpoint(run_relay, otel_request, genai) -> None:
+    main, quarantine = GrpcSink(), GrpcSink()
+    try:
+        relay = run_relay(
+            f"grpc://127.0.0.1:{main.port}",
+            routes={"policy": Exporter(f"grpc://127.0.0.1:{quarantine.port}")},
+            processors={"policy": {"deny_models": ["gpt-4o-mini*"], "action": "route"}})
+        relay.export(otel_request([{"name": "denied", "attributes": genai},
+                                   {"name": "fine", "attributes": {"http.route": "/"}}]),
+                     timeout=10)
+        assert [s.name for s in main.wait_for_spans(1)] == ["fine"]
+        (routed,) = quarantine.wait_for_spans(1)
+        assert routed.name == "denied"
+        assert attrs(routed.attributes)["policy.violations"] == ["deny_models"]
+        assert attrs(routed.attributes)["cost.total_usd"] > 0  # processed like the rest
+    finally:
+        main.stop()
+        quarantine.stop()
