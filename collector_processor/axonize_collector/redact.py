@@ -78,8 +78,9 @@ class RedactionProcessor(Processor):
         found = set()
         for at in hits:
             k = bisect_right(starts, at) - 1
-            if k >= 0 and at < ranges[k][1]:
-                found.add(k)
+            if k < 0 or at >= ranges[k][1]:
+                return True  # in the resource or a scope: the governance processor may copy it
+            found.add(k)
         return frozenset(found)
 
     def process(self, span: Any, resource: Resource, counts: Counts) -> None:

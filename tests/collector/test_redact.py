@@ -120,3 +120,12 @@ def test_the_fast_path_looks_only_at_the_spans_that_match(otel_request, genai) -
     assert attributes(spans[7].attributes)["note"] == "token=BEARER [REDACTED:bearer_token]"
     assert attributes(spans[13].events[0].attributes)["url"] == (
         "https://[REDACTED:basic_auth]@h/x")
+
+
+def test_a_secret_in_the_resource_copied_onto_spans_is_masked(otel_request) -> None:
+    from axonize_collector import GovernanceProcessor
+
+    req = otel_request([{"name": "a"}], resource={"owner.project": "sk-proj-" + "x" * 24})
+    p = Pipeline([GovernanceProcessor(), RedactionProcessor()])
+    p.run(req, req.SerializeToString())
+    assert attributes(_span(req).attributes)["owner.project"] == "[REDACTED:openai_key]"

@@ -117,8 +117,10 @@ class Relay:
         req = parse_traces(body, content_type)
         rejected, reason = _drop_bad_spans(req)
         before = self.pipeline.counts.snapshot()
-        # The body lets processors take fast paths; OTLP/JSON could hide text behind escapes.
-        out = self.pipeline.run(req, body if content_type.startswith(PROTOBUF) else None)
+        # The body lets processors take fast paths where it still matches the request span for
+        # span (not once bad spans are out); OTLP/JSON could hide text behind escapes.
+        whole = content_type.startswith(PROTOBUF) and not rejected
+        out = self.pipeline.run(req, body if whole else None)
         after = self.pipeline.counts.snapshot()
         received = after["spans_in"] - before["spans_in"]
         delta = {k: after[k] - before[k] for k in ("masked", "dropped", "failed", "routed")}

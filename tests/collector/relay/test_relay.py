@@ -237,3 +237,22 @@ def test_policy_violations_go_to_their_own_endpoint(run_relay, otel_request, gen
     finally:
         main.stop()
         quarantine.stop()
+
+
+def test_spans_after_a_refused_neighbour_are_still_priced_and_masked(
+        run_relay, otel_request, genai) -> None:
+    sink = GrpcSink()
+    try:
+        relay = run_relay(f"grpc://127.0.0.1:{sink.port}")
+        req = otel_request([{"name": "bad", "attributes": genai},
+                            {"name": "plain", "attributes": {"http.route": "/"}},
+                            {"name": "secret", "attributes": {
+                                **genai, "note": "Bearer abcdefgh12345678"}}])
+        req.resource_spans[0].scope_spans[0].spans[0].trace_id = b"short"
+        assert relay.export(req, timeout=10).partial_success.rejected_spans == 1
+        spans = {s.name: attrs(s.attributes) for s in sink.wait_for_spans(2)}
+        assert "cost.total_usd" not in spans["plain"]
+        assert spans["secret"]["note"] == "Bearer [REDACTED:bearer_token]"
+        assert spans["secret"]["cost.total_usd"] > 0
+    finally:
+        sink.stop()
