@@ -7,7 +7,10 @@ once: concatenated protobuf messages are one message whose repeated fields hold 
 sends them, and deletes them once acknowledged.  A failure that may pass (unreachable,
 ``UNAVAILABLE``, HTTP 429/502/503/504, a timeout) is retried with exponential backoff, for as long
 as it takes; a refusal that will not pass (a 4xx, ``INVALID_ARGUMENT``) is logged and counted, and
-the requests are let go so that they do not block the ones behind them.
+the requests are let go so that they do not block the ones behind them (a batch that fails is
+sent again one request at a time, so only the refused request is let go). A wrong key or path
+(401, 403, 404, ``UNAUTHENTICATED``, ``PERMISSION_DENIED``, ...) is retried like an outage: the
+spans wait in the queue until the configuration is fixed.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ from axonize_collector.relay.queue import DiskQueue
 
 log = logging.getLogger("axonize.collector.forward")
 TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+# Besides what OTLP calls retryable, a wrong key or path is retried too: it is the relay's
+# configuration, and the queue keeps the spans until it is fixed (logged at each outage).
 RETRYABLE_GRPC = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                   grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED,
                   grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN,
-                  grpc.StatusCode.INTERNAL)
-RETRYABLE_HTTP = (408, 429, 500, 502, 503, 504)
+                  grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAUTHENTICATED,
+                  grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNIMPLEMENTED,
+                  grpc.StatusCode.NOT_FOUND)
+RETRYABLE_HTTP = (401, 403, 404, 408, 429, 500, 502, 503, 504)
 MAX_SEND_BYTES = 3 * 2**20  # under the 4 MiB a gRPC server takes by default
 
 
@@ -147,8 +154,9 @@ class Forwarder:
 
     def _run(self) -> None:
         backoff = self.retry_initial_s
+        single = False  # after a batch failed: one request at a time until one goes through
         while not self._stop.is_set():
-            entries = self.queue.peek(MAX_SEND_BYTES, timeout=0.5)
+            entries = self.queue.peek(0 if single else MAX_SEND_BYTES, timeout=0.5)
             if not entries:
                 continue
             try:
@@ -159,11 +167,15 @@ class Forwarder:
                     log.warning("destination %s unavailable (%s): keeping %d queued requests",
                                 self.name, exc, len(self.queue))
                 self.up = False
+                single = len(entries) > 1  # a batch too large for it, perhaps
                 self.stats.add(retries=1)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.retry_max_s)
                 continue
             except Refused as exc:
+                if len(entries) > 1:  # find the one it refuses; send the others
+                    single = True
+                    continue
                 spans = sum(e[2] for e in entries)
                 log.error("destination %s refused %d spans for good: %s", self.name, spans, exc)
                 self.stats.add(refused=spans)
@@ -177,6 +189,7 @@ class Forwarder:
             if not self.up:
                 log.warning("destination %s is back", self.name)
             self.up = True
+            single = False
             backoff = self.retry_initial_s
             spans = sum(e[2] for e in entries)
             self.queue.done(entries)

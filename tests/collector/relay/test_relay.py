@@ -70,9 +70,9 @@ def run_relay(tmp_path) -> Iterator[Any]:
     started: list[Running] = []
 
     def start(*urls: str, pipeline: Pipeline | None = None, **kw: Any) -> Running:
-        s = Settings(exporters=[Exporter(u, timeout_s=2.0) for u in urls],
-                     queue_dir=str(tmp_path / "queue"), retry_initial_s=0.05,
-                     retry_max_s=0.2, **kw)
+        given = {"queue_dir": str(tmp_path / "queue"), "retry_initial_s": 0.05,
+                 "retry_max_s": 0.2, **kw}
+        s = Settings(exporters=[Exporter(u, timeout_s=2.0) for u in urls], **given)
         r = Running(Relay(s, pipeline))
         started.append(r)
         return r
@@ -254,5 +254,21 @@ def test_spans_after_a_refused_neighbour_are_still_priced_and_masked(
         assert "cost.total_usd" not in spans["plain"]
         assert spans["secret"]["note"] == "Bearer [REDACTED:bearer_token]"
         assert spans["secret"]["cost.total_usd"] > 0
+    finally:
+        sink.stop()
+
+
+def test_a_refused_batch_is_split_and_only_the_refused_request_is_let_go(
+        run_relay, otel_request, genai) -> None:
+    sink = HttpSink()
+    try:
+        sink.fail_next = [503, 400, 400]  # down; then the batch of two, then the first alone
+        relay = run_relay(sink.endpoint, retry_initial_s=1.0, retry_max_s=1.0)
+        relay.export(otel_request([{"name": "first", "attributes": genai}]), timeout=10)
+        eventually(relay.relay.stats.snapshot, lambda c: c["retries"] == 1)
+        relay.export(otel_request([{"name": "second", "attributes": genai}]), timeout=10)
+        assert [s.name for s in sink.wait_for_spans(1)] == ["second"]
+        counters = eventually(relay.relay.stats.snapshot, lambda c: c["forwarded"] == 1)
+        assert counters["refused"] == 1 and sink.attempts == 4
     finally:
         sink.stop()
