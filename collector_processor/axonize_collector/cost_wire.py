@@ -15,8 +15,9 @@ from typing import Any
 from axonize_collector.wire import span_ranges, varint
 
 _KEYS = re.compile(
-    rb"\x0a([\x00-\x7f])(gen_ai\.(?:usage\.(?:input_tokens|output_tokens|prompt_tokens|"
-    rb"completion_tokens)|request\.model|response\.model)|ai\.(?:llm\.tokens\.(?:input|output)|"
+    # A span attribute: field 9 (0x4a) and the KeyValue's length (one or two bytes), its key.
+    rb"\x4a[\x80-\xff]?[\x00-\x7f]\x0a([\x00-\x7f])"
+    rb"(gen_ai\.(?:usage\.(?:input_tokens|output_tokens|prompt_tokens|completion_tokens)|request\.model|response\.model)|ai\.(?:llm\.tokens\.(?:input|output)|"
     rb"response\.model|model\.name)|cost\.[a-z_]+|gpu\.\d+\.(?:name|mig\.profile))\x12"
     # The value: a one-byte length, then a short string, a varint or a double.
     rb"(?:[\x00-\x7f](?:\x0a([\x00-\x7f])|\x18([\x80-\xff]{0,9}[\x00-\x7f])|\x21(.{8}))?"
@@ -25,14 +26,7 @@ _KEYS = re.compile(
 _DOUBLE = struct.Struct("<d")
 #: Marks in a span's found attributes: it has ``gpu.*`` keys, or ``cost.*`` keys.
 GPU, COST = "\0gpu", "\0cost"
-
-
-def _framed(body: bytes, at: int) -> bool:
-    """Whether the ``KeyValue`` starting at ``at`` is a span attribute (field 9, one or two
-    length bytes)."""
-    if at >= 2 and body[at - 2] == 0x4A and body[at - 1] < 0x80:
-        return True
-    return at >= 3 and body[at - 3] == 0x4A and body[at - 2] >= 0x80 and body[at - 1] < 0x80
+_NAMES: dict[bytes, str] = {}  # keys as found, decoded once
 
 
 def _value(body: bytes, i: int) -> Any:
@@ -54,7 +48,7 @@ def _value(body: bytes, i: int) -> Any:
 
 def _after_key(m: re.Match[bytes]) -> int:
     """Where the value's length prefix starts (just after the ``0x12`` tag)."""
-    return m.start() + 2 + len(m.group(2)) + 1
+    return m.end(2) + 1
 
 
 def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
@@ -67,7 +61,7 @@ def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
         for m in _KEYS.finditer(body):
             at = m.start()
             klen, key, size, number, double = m.groups()
-            if len(key) != klen[0] or not _framed(body, at):
+            if len(key) != klen[0]:
                 continue
             if ranges is None:
                 ranges = span_ranges(body)
@@ -90,7 +84,12 @@ def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
             attrs = found.get(k)
             if attrs is None:
                 attrs = found[k] = {}
-            attrs[key.decode()] = value
+            name = _NAMES.get(key)
+            if name is None:
+                name = key.decode()
+                if len(_NAMES) < 1024:
+                    _NAMES[key] = name
+            attrs[name] = value
             if key.startswith((b"gpu.", b"cost.")):
                 attrs[GPU if key[0] == 0x67 else COST] = True
     except (IndexError, ValueError, struct.error):
