@@ -17,8 +17,10 @@ from axonize_collector.wire import span_ranges, varint
 _KEYS = re.compile(
     # A span attribute: field 9 (0x4a) and the KeyValue's length (one or two bytes), its key.
     rb"\x4a[\x80-\xff]?[\x00-\x7f]\x0a([\x00-\x7f])"
-    rb"(gen_ai\.(?:usage\.(?:input_tokens|output_tokens|prompt_tokens|completion_tokens)|request\.model|response\.model)|ai\.(?:llm\.tokens\.(?:input|output)|"
-    rb"response\.model|model\.name)|cost\.[a-z_]+|gpu\.\d+\.(?:name|mig\.profile))\x12"
+    rb"(gen_ai\.(?:usage\.(?:input_tokens|output_tokens|prompt_tokens|completion_tokens)"
+    rb"|request\.model|response\.model)"
+    rb"|ai\.(?:llm\.tokens\.(?:input|output)|response\.model|model\.name)"
+    rb"|cost\.[a-z_]+|gpu\.\d+\.(?:name|mig\.profile))\x12"
     # The value: a one-byte length, then a short string, a varint or a double.
     rb"(?:[\x00-\x7f](?:\x0a([\x00-\x7f])|\x18([\x80-\xff]{0,9}[\x00-\x7f])|\x21(.{8}))?"
     rb"|[\x80-\xff])",
