@@ -33,6 +33,7 @@ class CostProcessor(Processor):
     where the prices are known."""
 
     name = "cost"
+    verdicts = False
     atomic = True
 
     def __init__(self, prices: PriceTable | None = None) -> None:
@@ -60,6 +61,13 @@ class CostProcessor(Processor):
                 planned[at] = out
         self._planned = planned
         return frozenset(planned)
+
+    def spliced(self) -> dict[int, dict[str, Any]] | None:
+        """The planned prices, when every priced span only gets new attributes."""
+        planned = self._planned
+        if planned is None or not all(out.get(_FRESH) for out in planned.values()):
+            return None
+        return {at: {k: v for k, v in out.items() if k != _FRESH} for at, out in planned.items()}
 
     def process(self, span: Any, resource: Resource, counts: Counts) -> None:
         if self._planned is not None:

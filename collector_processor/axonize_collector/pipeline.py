@@ -18,7 +18,9 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from axonize_core.otlp_wire import attributes
+from axonize_collector.splice import append_attributes, encode_attribute
+from axonize_collector.wire import span_ranges
+from axonize_core.otlp_wire import attributes, span_count
 
 log = logging.getLogger("axonize.collector")
 
@@ -53,6 +55,8 @@ class Processor:
 
     name = "processor"
     atomic = False
+    #: False for a processor that never drops or routes a span (only changes it).
+    verdicts = True
 
     def begin(self, req: Any, body: bytes | None) -> bool | frozenset[int]:
         """Called once per request, with its protobuf body if there is one.  False skips this
@@ -63,6 +67,12 @@ class Processor:
 
     def process(self, span: Any, resource: Resource, counts: Counts) -> str | None:
         raise NotImplementedError
+
+    def spliced(self) -> dict[int, dict[str, Any]] | None:
+        """After :meth:`begin` returned a set of spans: the attributes this processor would add
+        to each of them and nothing else (no change, no verdict), for the pipeline to splice
+        into the encoded request; None (the default) if it must see the decoded spans."""
+        return None
 
     def close(self) -> None:
         """Release what the processor holds (a budget persists its state here)."""
@@ -117,8 +127,72 @@ class Pipeline:
         with self._lock:
             return self._run(req, body)
 
+    def run_encoded(self, req: Any, body: bytes | None) -> dict[str, tuple[bytes, int]]:
+        """As :meth:`run`, with each route's request encoded, and its span count.  When the only
+        change is attributes added to spans (the cost processor's, with nothing to mask), they
+        are spliced into ``body`` without touching the decoded spans: the fast path of the
+        relay, which forwards what it received plus what the processors added."""
+        with self._lock:
+            begun = [(p, _begin(p, req, body)) for p in self.processors]
+            if body is not None:
+                spliced = self._splice(begun, req, body)
+                if spliced is not None:
+                    return spliced
+            out = self._visit(begun, req)
+        return {route: (r.SerializeToString(), span_count(r)) for route, r in out.items()}
+
+    def _splice(self, begun: list[tuple[Processor, bool | frozenset[int]]], req: Any,
+                body: bytes) -> dict[str, tuple[bytes, int]] | None:
+        """The encoded request with the spliceable processors' attributes added, and the spans
+        that others must see decoded (processors that never drop or route: redaction) replaced
+        by their processed encoding; None when the spans must all be visited."""
+        extra: dict[int, bytes] = {}
+        visit: set[int] = set()
+        for p, which in begun:
+            if which is False or (isinstance(which, frozenset) and not which):
+                continue
+            added = p.spliced() if isinstance(which, frozenset) else None
+            if added is not None:
+                for at, attrs in added.items():
+                    extra[at] = extra.get(at, b"") + b"".join(
+                        encode_attribute(k, v) for k, v in attrs.items())
+                continue
+            if which is True or p.verdicts:
+                return None
+            visit |= which
+        try:
+            total = len(span_ranges(body))
+        except ValueError:
+            return None
+        counts = Counts(spans_in=total, spans_out=total)
+        replace: dict[int, bytes] = {}
+        if visit:
+            ordinal = -1
+            for rs in req.resource_spans:
+                resource = Resource(rs.resource)
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        ordinal += 1
+                        if ordinal not in visit:
+                            continue
+                        counts.at = ordinal
+                        active = [p for p, which in begun if which is True or (
+                            isinstance(which, frozenset) and ordinal in which)]
+                        self._one(active, span, resource, counts)  # no verdicts here
+                        replace[ordinal] = span.SerializeToString()
+                        extra.pop(ordinal, None)  # added by the visit itself
+        try:
+            encoded = append_attributes(body, extra, replace) if extra or replace else body
+        except (ValueError, TypeError, IndexError):
+            return None
+        self.counts.add(counts)
+        return {MAIN: (encoded, total)} if total else {}
+
     def _run(self, req: Any, body: bytes | None) -> dict[str, Any]:
-        begun = [(p, _begin(p, req, body)) for p in self.processors]
+        return self._visit([(p, _begin(p, req, body)) for p in self.processors], req)
+
+    def _visit(self, begun: list[tuple[Processor, bool | frozenset[int]]],
+               req: Any) -> dict[str, Any]:
         every = [p for p, which in begun if which is True]
         some = any(isinstance(which, frozenset) and which for _, which in begun)
         counts = Counts()

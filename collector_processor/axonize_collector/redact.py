@@ -38,6 +38,7 @@ CONTENT_EVENTS = ("gen_ai.content.prompt", "gen_ai.content.completion",
 
 class RedactionProcessor(Processor):
     name = "redaction"
+    verdicts = False
     atomic = False  # masks value by value
 
     def __init__(self, secrets: bool = True, pii: bool = False,

@@ -18,7 +18,6 @@ from axonize_core.otlp_wire import (
     MalformedOtlp,
     check_span_ids,
     parse_traces,
-    span_count,
 )
 
 log = logging.getLogger("axonize.collector")
@@ -120,11 +119,10 @@ class Relay:
         # The body lets processors take fast paths where it still matches the request span for
         # span (not once bad spans are out); OTLP/JSON could hide text behind escapes.
         whole = content_type.startswith(PROTOBUF) and not rejected
-        out = self.pipeline.run(req, body if whole else None)
+        encoded = self.pipeline.run_encoded(req, body if whole else None)
         after = self.pipeline.counts.snapshot()
         received = after["spans_in"] - before["spans_in"]
         delta = {k: after[k] - before[k] for k in ("masked", "dropped", "failed", "routed")}
-        encoded = {route: (r.SerializeToString(), span_count(r)) for route, r in out.items()}
         with self._put_lock:  # all destinations take it, or none does (no duplicates on retry)
             for route, (data, _) in encoded.items():
                 self._room_for(len(data), self.routes.get(route, ()))

@@ -1,0 +1,96 @@
+"""Attributes added to spans by rewriting the encoded request, without decoding it.
+
+:func:`append_attributes` copies the body, adding encoded ``KeyValue`` s at the end of the chosen
+spans and rewriting the lengths of the messages around them (scope spans, resource spans).
+Protobuf reads fields in any order and repeated fields accumulate, so an attribute at the end of
+a span is an attribute like the others.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from axonize_collector.wire import varint
+
+_DOUBLE = struct.Struct("<d")
+_PATH = (1, 2, 2)  # as in axonize_collector.wire
+
+
+def _len(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def encode_attribute(key: str, value: Any) -> bytes:
+    """A span attribute (field 9: ``KeyValue`` with an ``AnyValue``), encoded."""
+    k = key.encode()
+    if isinstance(value, bool):
+        any_value = b"\x10" + (b"\x01" if value else b"\x00")
+    elif isinstance(value, float):
+        any_value = b"\x21" + _DOUBLE.pack(value)
+    elif isinstance(value, int) and value >= 0:
+        any_value = b"\x18" + _len(value)
+    else:
+        raise TypeError(f"cannot splice {type(value).__name__} values")
+    kv = b"\x0a" + _len(len(k)) + k + b"\x12" + _len(len(any_value)) + any_value
+    return b"\x4a" + _len(len(kv)) + kv
+
+
+def append_attributes(body: bytes, extra: Mapping[int, bytes],
+                      replace: Mapping[int, bytes] | None = None) -> bytes:
+    """``body`` with ``extra[k]`` (encoded attributes) appended to its ``k``-th span, and the
+    ``k``-th span replaced by ``replace[k]`` (an encoded span)."""
+    counter = [0]
+    return _rebuild(body, 0, len(body), 0, extra, replace or {}, counter)
+
+
+def _rebuild(buf: bytes, i: int, end: int, depth: int, extra: Mapping[int, bytes],
+             replace: Mapping[int, bytes], counter: list[int]) -> bytes:
+    want = _PATH[depth]
+    parts: list[bytes] = []
+    copied = i  # bytes from here on not yet in parts
+    while i < end:
+        field_start = i
+        tag, i = varint(buf, i)
+        field, wire = tag >> 3, tag & 7
+        if wire == 2:
+            n, j = varint(buf, i)
+            if field == want:
+                if depth == len(_PATH) - 1:
+                    k = counter[0]
+                    counter[0] += 1
+                    new = replace.get(k)
+                    add = extra.get(k)
+                    if new is not None:
+                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(new)),
+                                  new]
+                        copied = j + n
+                    elif add:
+                        parts += [buf[copied:field_start], buf[field_start:i], _len(n + len(add)),
+                                  buf[j:j + n], add]
+                        copied = j + n
+                else:
+                    inner = _rebuild(buf, j, j + n, depth + 1, extra, replace, counter)
+                    if len(inner) != n or inner != buf[j:j + n]:
+                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(inner)),
+                                  inner]
+                        copied = j + n
+            i = j + n
+        elif wire == 0:
+            i = varint(buf, i)[1]
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"wire type {wire} not expected")
+    if copied == 0 and not parts and depth == 0:
+        return buf
+    parts.append(buf[copied:end])
+    return b"".join(parts)
