@@ -16,9 +16,13 @@ from axonize_collector.wire import varint
 
 _DOUBLE = struct.Struct("<d")
 _PATH = (1, 2, 2)  # as in axonize_collector.wire
+_SMALL = [bytes((n,)) for n in range(0x80)]
+_DOUBLE_HEAD: dict[str, bytes] = {}  # key -> the encoding of a double attribute up to its value
 
 
 def _len(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL[n]
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -29,6 +33,17 @@ def _len(n: int) -> bytes:
 
 def encode_attribute(key: str, value: Any) -> bytes:
     """A span attribute (field 9: ``KeyValue`` with an ``AnyValue``), encoded."""
+    if type(value) is float:
+        head = _DOUBLE_HEAD.get(key)
+        if head is None:
+            head = _encode(key, 0.0)[:-8]
+            if len(_DOUBLE_HEAD) < 1024:
+                _DOUBLE_HEAD[key] = head
+        return head + _DOUBLE.pack(value)
+    return _encode(key, value)
+
+
+def _encode(key: str, value: Any) -> bytes:
     k = key.encode()
     if isinstance(value, bool):
         any_value = b"\x10" + (b"\x01" if value else b"\x00")
