@@ -13,48 +13,31 @@ from collections.abc import Mapping
 from typing import Any
 
 from axonize_collector.wire import varint
+from axonize_core.otlp_wire import encode_field, encode_key_value, encode_varint
 
 _DOUBLE = struct.Struct("<d")
 _PATH = (1, 2, 2)  # as in axonize_collector.wire
-_SMALL = [bytes((n,)) for n in range(0x80)]
+_len = encode_varint
 _DOUBLE_HEAD: dict[str, bytes] = {}  # key -> the encoding of a double attribute up to its value
 
 
-def _len(n: int) -> bytes:
-    if n < 0x80:
-        return _SMALL[n]
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def encode_attribute(key: str, value: Any) -> bytes:
-    """A span attribute (field 9: ``KeyValue`` with an ``AnyValue``), encoded."""
-    if type(value) is float:
+    """A span attribute (field 9: a ``KeyValue``), encoded by the SDK's encoder."""
+    if type(value) is float:  # the cost figures: the encoding up to the value, once per key
         head = _DOUBLE_HEAD.get(key)
         if head is None:
-            head = _encode(key, 0.0)[:-8]
+            head = _attribute(key, 0.0)[:-8]
             if len(_DOUBLE_HEAD) < 1024:
                 _DOUBLE_HEAD[key] = head
         return head + _DOUBLE.pack(value)
-    return _encode(key, value)
+    return _attribute(key, value)
 
 
-def _encode(key: str, value: Any) -> bytes:
-    k = key.encode()
-    if isinstance(value, bool):
-        any_value = b"\x10" + (b"\x01" if value else b"\x00")
-    elif isinstance(value, float):
-        any_value = b"\x21" + _DOUBLE.pack(value)
-    elif isinstance(value, int) and value >= 0:
-        any_value = b"\x18" + _len(value)
-    else:
-        raise TypeError(f"cannot splice {type(value).__name__} values")
-    kv = b"\x0a" + _len(len(k)) + k + b"\x12" + _len(len(any_value)) + any_value
-    return b"\x4a" + _len(len(kv)) + kv
+def _attribute(key: str, value: Any) -> bytes:
+    kv = encode_key_value(key, value)
+    if kv is None:
+        raise TypeError(f"cannot encode a {type(value).__name__} value")
+    return encode_field(b"\x4a", kv)
 
 
 def append_attributes(body: bytes, extra: Mapping[int, bytes],

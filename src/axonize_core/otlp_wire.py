@@ -5,6 +5,10 @@ relay (``axonize-collector``) read requests with these functions, so both accept
 same bodies for the same reasons.  A malformed body raises :class:`MalformedOtlp` (a
 ``ValueError``) whose message says what is wrong; each receiver turns it into its own answer
 (HTTP 400, gRPC ``INVALID_ARGUMENT``).
+
+For code that edits encoded requests (the collector splices attributes into them), the SDK's
+own protobuf encoding pieces are public here: :func:`encode_varint`, :func:`encode_field` (a
+length-delimited field) and :func:`encode_key_value` (a ``KeyValue`` message).
 """
 
 from __future__ import annotations
@@ -16,6 +20,15 @@ from typing import Any
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
+from axonize_core._otlp.encode import field as encode_field
+from axonize_core._otlp.encode import key_value as encode_key_value
+from axonize_core._otlp.encode import varint as encode_varint
+
+__all__ = ["ID_FIELDS", "JSON", "PROTOBUF", "SPAN_ID_BYTES", "TRACE_ID_BYTES", "MalformedOtlp",
+           "any_value", "attributes", "check_span_ids", "encode_field", "encode_key_value",
+           "encode_varint", "hex_ids_to_base64", "parse_into", "parse_traces", "short_name",
+           "span_count"]
 
 #: The OTLP/JSON fields that hold ids (hex in OTLP/JSON, base64 in protobuf's JSON mapping).
 ID_FIELDS = ("traceId", "spanId", "parentSpanId")
