@@ -44,7 +44,8 @@ def install_torch(session: nox.Session) -> list[str]:
 def tests(session: nox.Session) -> None:
     """Run the test suite: real OTLP over gRPC and HTTP on loopback, real tiny models."""
     constraint = install_torch(session)
-    session.install(*constraint, "-e", ".[test,transformers,ollama,nvidia,backend,diffusers]",
+    session.install(*constraint, "-e",
+                    ".[test,transformers,ollama,nvidia,backend,diffusers,collector]",
                     "-e", "testsupport")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "AXONIZE_STRICT": "1"})

@@ -27,6 +27,7 @@ from bench import (
     gpu,
     hf_generate,
     ollama,
+    relay,
     sdk_down,
     threads,
 )
@@ -72,6 +73,9 @@ GROUPS = {
     "dashboard": Group(dashboard.dashboard, "dashboard_trace_render_ms, "
                                             "dashboard_traces_paint_ms: the dashboard in "
                                             "headless Chromium (skipped without it)"),
+    "relay": Group(relay.relay, "relay_spans_per_s, relay_down_rss_mb: axonize-collector's "
+                                "throughput (cost + redaction) and its memory with the "
+                                "destination down"),
 }
 
 

@@ -30,6 +30,8 @@ class Sizes:
     fault_kills: int  # rounds of kill -9 under load
     fault_load_seconds: float  # load before each kill
     diffusers_trials: int = 31  # rounds of 4 pipeline calls (plugin off and on, 2 lengths)
+    relay_spans: int = 200_000  # spans sent through axonize-collector (and straight, for the base)
+    relay_queue_mb: float = 64.0  # the relay's queue bound while its destination is down
 
 
 FULL = Sizes(trials=31, n=5_000, memory_trials=9, memory_n=10_000, hf_trials=15,
@@ -44,3 +46,7 @@ SMOKE = Sizes(trials=2, n=200, memory_trials=2, memory_n=500, hf_trials=1, gpu_s
               backend_spans=2_048, backend_ref_spans=500, api_calls=3, ollama_trials=2,
               ollama_calls=2, ollama_warmup=2, export_n=1_000, sdk_down_seconds=2.0,
               fuzz_cases=50, fault_kills=1, fault_load_seconds=1.0, diffusers_trials=1)
+
+# The collector relay's sizes (bench/relay.py).
+QUICK = replace(QUICK, relay_spans=50_000, relay_queue_mb=16.0)
+SMOKE = replace(SMOKE, relay_spans=4_096, relay_queue_mb=1.0)

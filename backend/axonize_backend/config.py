@@ -31,6 +31,9 @@ class ServerConfig:
     idle_timeout_s: float = 5.0  # an idle HTTP keep-alive connection
     grpc_idle_timeout_s: float = 300.0  # a gRPC connection with no RPC
     max_connections: int = 1024  # per listener
+    # A collector config file (YAML or TOML) whose `processors` section is run on every trace
+    # request before it is stored (docs/backend.md says what each costs); "" runs none.
+    processors_file: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
@@ -52,4 +55,5 @@ class ServerConfig:
             body_timeout_s=float(env.get("AXONIZE_BODY_TIMEOUT_S", "60")),
             idle_timeout_s=float(env.get("AXONIZE_IDLE_TIMEOUT_S", "5")),
             max_connections=int(env.get("AXONIZE_MAX_CONNECTIONS", "1024")),
+            processors_file=env.get("AXONIZE_PROCESSORS_FILE", ""),
         )

@@ -15,21 +15,27 @@ success), never acknowledged and then lost.
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from axonize_backend.errors import BadRequest
+from axonize_core import otlp_wire
+from axonize_core.otlp_wire import (  # re-exported: the decoding is shared with the collector
+    ID_FIELDS,
+    SPAN_ID_BYTES,
+    TRACE_ID_BYTES,
+    any_value,
+    attributes,
+    span_count,
+)
 
-#: The OTLP/JSON fields that hold ids (hex in OTLP/JSON, base64 in protobuf's JSON mapping).
-ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-TRACE_ID_BYTES, SPAN_ID_BYTES = 16, 8
+__all__ = ["ID_FIELDS", "SPAN_ID_BYTES", "TRACE_ID_BYTES", "any_value", "attributes",
+           "span_count"]
+
 DAY_NS = 86_400 * 10**9
 #: How far past the server's clock a span or point may start: a client's clock may be a little
 #: ahead, a day covers a local time sent as UTC.
@@ -42,67 +48,33 @@ def time_window(now_ns: int, ttl_days: int) -> tuple[int, int]:
     return now_ns - ttl_days * DAY_NS, now_ns + MAX_FUTURE_NS
 
 
-def any_value(v: Any) -> Any:
-    """An OTLP ``AnyValue`` as a plain value (bytes as hex, maps as dicts)."""
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(x) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return attributes(v.kvlist_value.values)
-    if kind == "bytes_value":
-        return v.bytes_value.hex()
-    return getattr(v, kind)
-
-
-def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
-    """OTLP key-values as a dict of plain values."""
-    return {kv.key: any_value(kv.value) for kv in kvs}
-
-
-def _parse(req: Any, body: bytes, content_type: str, what: str) -> Any:
-    """Fill ``req`` from OTLP protobuf or OTLP/JSON; a bad body raises :class:`BadRequest`."""
-    if content_type.startswith("application/json"):
-        try:
-            json_format.ParseDict(hex_ids_to_base64(json.loads(body)), req)
-        except Exception as exc:
-            raise BadRequest(f"invalid OTLP/JSON {what}: {exc}") from None
-        return req
+@contextmanager
+def _bad_request() -> Iterator[None]:
+    """The shared decoder's :class:`~axonize_core.otlp_wire.MalformedOtlp` as a
+    :class:`BadRequest`."""
     try:
-        req.ParseFromString(body)
-    except Exception:
-        raise BadRequest(
-            f"invalid OTLP protobuf: the body is not an {type(req).__name__}"
-        ) from None
-    return req
+        yield
+    except otlp_wire.MalformedOtlp as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def parse_traces(body: bytes, content_type: str) -> Any:
     """An ``ExportTraceServiceRequest`` from its protobuf or OTLP/JSON body."""
-    return _parse(ts.ExportTraceServiceRequest(), body, content_type, "traces")
+    with _bad_request():
+        return otlp_wire.parse_traces(body, content_type)
 
 
 def parse_metrics(body: bytes, content_type: str) -> Any:
     """An ``ExportMetricsServiceRequest`` from its protobuf or OTLP/JSON body."""
-    return _parse(ms.ExportMetricsServiceRequest(), body, content_type, "metrics")
+    with _bad_request():
+        return otlp_wire.parse_into(ms.ExportMetricsServiceRequest(), body, content_type,
+                                    "metrics")
 
 
 def hex_ids_to_base64(doc: Any) -> Any:
     """OTLP/JSON writes ids as hex; protobuf's JSON mapping wants base64 for bytes."""
-    if isinstance(doc, dict):
-        out = {}
-        for k, v in doc.items():
-            if k in ID_FIELDS and isinstance(v, str) and v:
-                try:
-                    v = base64.b64encode(bytes.fromhex(v)).decode()
-                except ValueError:
-                    raise BadRequest(f"{k} {v!r} is not hex") from None
-            out[k] = hex_ids_to_base64(v)
-        return out
-    if isinstance(doc, list):
-        return [hex_ids_to_base64(x) for x in doc]
-    return doc
+    with _bad_request():
+        return otlp_wire.hex_ids_to_base64(doc)
 
 
 def check_ids(req: Any) -> None:
@@ -114,15 +86,11 @@ def check_ids(req: Any) -> None:
 
 
 def _check_span_ids(sp: Any) -> None:
-    if len(sp.trace_id) != TRACE_ID_BYTES or len(sp.span_id) != SPAN_ID_BYTES:
-        raise BadRequest(f"span {_name(sp.name)} has an invalid trace or span id")
-    parent = sp.parent_span_id
-    if parent and len(parent) != SPAN_ID_BYTES:
-        raise BadRequest(f"span {_name(sp.name)} has an invalid parent span id")
+    with _bad_request():
+        otlp_wire.check_span_ids(sp)
 
 
-def _name(name: str) -> str:
-    return repr(name if len(name) <= 80 else name[:80] + "...")
+_name = otlp_wire.short_name
 
 
 @dataclass(frozen=True)
@@ -137,10 +105,13 @@ class CheckedTraces:
     days: tuple[int, int] = (0, 0)  # first and last day (since 1970) the accepted spans start on
 
 
-def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> CheckedTraces:
+def check_traces(body: bytes, content_type: str, window: tuple[int, int],
+                 process: Any = None) -> CheckedTraces:
     """Parse and check a trace request (:class:`BadRequest` if malformed or a span id has the
     wrong length) and re-encode it canonically, without the spans that start outside
-    ``window`` (:func:`time_window`)."""
+    ``window`` (:func:`time_window`).  ``process``, if given, is a collector pipeline
+    (:class:`axonize_collector.Pipeline`) run on the accepted spans before they are encoded:
+    what it drops is not stored, what it routes elsewhere is stored with the rest."""
     req = parse_traces(body, content_type)
     if not content_type.startswith("application/json"):  # JSON has no unknown fields here
         req.DiscardUnknownFields()  # unknown fields, and known ones with the wrong wire type
@@ -181,13 +152,17 @@ def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> Che
             kept += len(ss.spans)
     if not kept:
         return CheckedTraces(b"", 0, rejected, reason)
-    return CheckedTraces(req.SerializeToString(), kept, rejected, reason,
-                         (earliest // DAY_NS, latest // DAY_NS))
-
-
-def span_count(req: Any) -> int:
-    """How many spans a trace request holds."""
-    return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+    days = (earliest // DAY_NS, latest // DAY_NS)
+    if process is not None:
+        pb = not content_type.startswith("application/json") and not rejected
+        routes = process.run(req, body if pb else None)
+        # Concatenated encodings are one message holding the spans of both.
+        encoded = b"".join(r.SerializeToString() for r in routes.values())
+        kept = sum(span_count(r) for r in routes.values())
+        if not kept:
+            return CheckedTraces(b"", 0, rejected, reason)
+        return CheckedTraces(encoded, kept, rejected, reason, days)
+    return CheckedTraces(req.SerializeToString(), kept, rejected, reason, days)
 
 
 @dataclass(frozen=True)

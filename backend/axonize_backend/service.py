@@ -72,6 +72,7 @@ class Backend:
         # instead of queueing without limit.
         self._slots = threading.BoundedSemaphore(16)
         self.refused_spans = 0  # spans refused for their time (counted, logged, answered)
+        self.processors = _processors(config.processors_file)
         # Acknowledged requests wait on disk for a bulk load into the span store.
         self.log = IngestLog(
             config.data_dir / "ingest-log",
@@ -150,7 +151,7 @@ class Backend:
         with self._slot():
             # Checked here and logged as re-encoded (what was checked is what ClickHouse
             # decodes when it loads the request).
-            checked = check_traces(body, content_type, self._window())
+            checked = check_traces(body, content_type, self._window(), self.processors)
             if checked.rejected:
                 self.refused_spans += checked.rejected
                 logger.info("refused %d spans: %s", checked.rejected, checked.reason)
@@ -197,3 +198,12 @@ class Backend:
                 return IngestResult()
             stored = self.spans.insert_gpu_metrics(tenant_id, points)
             return IngestResult(gpu_points=stored, rejected=refused, reason=reason)
+
+
+def _processors(path: str) -> Any:
+    """The collector pipeline of the ``processors`` section of ``path``, or None."""
+    if not path:
+        return None
+    from axonize_collector.config import build_pipeline, load_file
+
+    return build_pipeline(load_file(path).get("processors") or {})

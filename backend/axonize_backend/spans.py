@@ -347,6 +347,26 @@ class SpanStore:
         buckets = [r for r in rows if int(r["bucket_ns"])]
         return models, buckets
 
+    def cost_by(self, tenant_id: str, since_ns: int, until_ns: int,
+                attribute: str) -> list[dict[str, Any]]:
+        """Spans, cost and GPU-seconds per value of a span attribute (an owner attribute, e.g.
+        ``owner.team``), with the latest budget marks of each (collector budget processor)."""
+        sql = f"""
+            SELECT attributes[{{attr:String}}] AS x_owner, count() AS x_spans,
+                   sum(cost_usd) AS x_cost_usd, sum(gpu_seconds) AS x_gpu_seconds,
+                   argMax(attributes['cost.budget.name'], start_time) AS x_budget,
+                   argMax(attributes['cost.budget.limit_usd'], start_time) AS x_limit,
+                   argMax(attributes['cost.budget.spent_usd'], start_time) AS x_spent,
+                   argMax(attributes['cost.budget.exceeded'], start_time) AS x_exceeded
+            FROM {self.db}.spans
+            WHERE tenant_id = {{tenant:String}}
+              AND start_time >= fromUnixTimestamp64Nano({{since:Int64}})
+              AND start_time < fromUnixTimestamp64Nano({{until:Int64}})
+            GROUP BY x_owner ORDER BY x_cost_usd DESC, x_owner
+        """
+        return _unprefix(self._query(sql, {"tenant": tenant_id, "since": since_ns,
+                                           "until": until_ns, "attr": attribute}))
+
     def usage(self, tenant_id: str, since_ns: int, until_ns: int) -> list[dict[str, Any]]:
         """Spans and GPU-seconds per day."""
         sql = f"""

@@ -31,6 +31,7 @@ from axonize_core import (
     stats,
     trace,
 )
+from axonize_core.owner import owner
 
 __all__ = [
     "AxonizeSpanProcessor",
@@ -46,6 +47,7 @@ __all__ = [
     "flush",
     "init",
     "llm_span",
+    "owner",
     "shutdown",
     "span",
     "stats",

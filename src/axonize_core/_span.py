@@ -21,6 +21,7 @@ from opentelemetry import context as _otel_context
 from opentelemetry import trace as _otel_trace
 
 from axonize_core import _state
+from axonize_core import owner as _owner
 from axonize_core import semconv as sc
 
 # Assigned, not imported: CPython 3.11 compiles ``NAME.method()`` without its method-call fast
@@ -28,6 +29,7 @@ from axonize_core import semconv as sc
 CURRENT = _state.CURRENT
 PIPELINE = _state.PIPELINE
 RECORDING = _state.RECORDING
+OWNER = _owner.OWNER
 
 _time_ns = time.time_ns
 _getrandbits = random.getrandbits
@@ -376,6 +378,9 @@ class LlmSpan(Span):
         kind: int = 1,
     ) -> None:
         Span.__init__(self, name, attributes, kind)
+        owner = OWNER.get()  # axonize.owner(...): explicit attributes win
+        if owner is not None:
+            self.attributes = {**owner, **self.attributes} if self.attributes else dict(owner)
         self.model = model
         self.model_version: str | None = None
         self.operation = operation

@@ -6,7 +6,10 @@ Three figures, each only where its price is known:
   counts its share of the GPU's compute slices (a ``3g.40gb`` slice of 7 costs 3/7).
 - Energy cost: the joules the profiler attributed to the span x a price per kWh.
 - Token cost: input and output tokens x the price per 1k tokens of the model (API-style
-  pricing; nothing is shipped for it, since self-hosted models have none: add your own).
+  pricing).  Self-hosted models have none: add your own.  For hosted models (OpenAI,
+  Anthropic, Google, Mistral) a dated table ships in :mod:`axonize_core.token_prices`; a
+  ``PriceTable(hosted=True)`` (or ``load(..., hosted=True)``) uses it where no price of yours
+  matches, which is what the collector does.  The SDK leaves it off by default.
 
 **Where the defaults come from.**  :data:`GPU_HOURLY_USD` holds round reference figures in
 the range of public on-demand list prices per GPU-hour at GPU clouds and hyperscalers in 2025
@@ -61,7 +64,8 @@ class PriceTable:
 
     def __init__(self, gpu_hourly_usd: Mapping[str, float] | None = None,
                  energy_usd_per_kwh: float = ENERGY_USD_PER_KWH,
-                 tokens_per_1k_usd: Mapping[str, Mapping[str, float]] | None = None) -> None:
+                 tokens_per_1k_usd: Mapping[str, Mapping[str, float]] | None = None,
+                 hosted: bool = False) -> None:
         table = dict(GPU_HOURLY_USD if gpu_hourly_usd is None else gpu_hourly_usd)
         # Longest key first, so the most specific product name wins.
         self._gpu = sorted(((k.lower(), float(v)) for k, v in table.items()),
@@ -70,9 +74,18 @@ class PriceTable:
         self._tokens = {k: (float(v.get("input", 0.0)), float(v.get("output", 0.0)))
                         for k, v in (tokens_per_1k_usd or {}).items()}
         self._gpu_cache: dict[str, float | None] = {}
+        self._hosted: list[tuple[str, tuple[float, float]]] = []
+        if hosted:
+            from axonize_core.token_prices import HOSTED_TOKENS_PER_1K_USD
+
+            self._hosted = sorted(
+                ((k.lower(), (float(v.get("input", 0.0)), float(v.get("output", 0.0))))
+                 for k, v in HOSTED_TOKENS_PER_1K_USD.items()), key=lambda kv: -len(kv[0]))
+        self._hosted_cache: dict[str, tuple[float, float] | None] = {}
 
     @classmethod
-    def load(cls, path: str | None = None, energy_usd_per_kwh: float | None = None) -> PriceTable:
+    def load(cls, path: str | None = None, energy_usd_per_kwh: float | None = None,
+             hosted: bool = False) -> PriceTable:
         """Defaults, overlaid with the JSON file at ``path`` (errors say what is wrong)."""
         gpu = dict(GPU_HOURLY_USD)
         energy = ENERGY_USD_PER_KWH
@@ -93,7 +106,7 @@ class PriceTable:
             tokens = {str(k): v for k, v in data.get("tokens_per_1k_usd", {}).items()}
         if energy_usd_per_kwh is not None:
             energy = energy_usd_per_kwh
-        return cls(gpu, energy, tokens)
+        return cls(gpu, energy, tokens, hosted)
 
     def gpu_hourly(self, product: str) -> float | None:
         """USD per hour of a whole GPU of this product, None if unknown."""
@@ -110,11 +123,25 @@ class PriceTable:
         found = self._tokens.get(model)
         if found is None and ":" in model:
             found = self._tokens.get(model.split(":", 1)[0])
+        if found is None and self._hosted:
+            found = self._hosted_prices(model)
+        return found
+
+    def _hosted_prices(self, model: str) -> tuple[float, float] | None:
+        """The shipped hosted-model price whose key is the longest prefix of ``model``."""
+        try:
+            return self._hosted_cache[model]
+        except KeyError:
+            pass
+        name = model.lower().rsplit("/", 1)[-1]  # "openai/gpt-4o", "models/gemini-2.5-pro"
+        found = next((v for k, v in self._hosted if name.startswith(k)), None)
+        if len(self._hosted_cache) < 4096:
+            self._hosted_cache[model] = found
         return found
 
     def add_token_cost(self, model: Any, tokens_in: Any, tokens_out: Any,
                        out: dict[str, Any]) -> None:
-        if not self._tokens or not model:
+        if not (self._tokens or self._hosted) or not model:
             return
         prices = self.token_prices(str(model))
         if prices is None:
@@ -129,3 +156,18 @@ def add_total(out: dict[str, Any]) -> None:
              if k in out]
     if parts:
         out[sc.COST_TOTAL_USD] = float(sum(parts))
+
+
+#: Compute slices of a MIG-capable GPU (A100, H100, H200, B200).
+MIG_SLICES = 7
+
+
+def mig_fraction(profile: str | None) -> float:
+    """The share of a GPU that a MIG profile's compute slices own (``3g.40gb`` -> 3/7); a
+    whole GPU (no profile, or one not like ``<n>g.<m>gb``) is 1."""
+    if not profile:
+        return 1.0
+    head = profile.split("g.", 1)[0]
+    if not head.isdigit() or not 0 < int(head) <= MIG_SLICES:
+        return 1.0
+    return int(head) / MIG_SLICES

@@ -361,6 +361,59 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(COST_TOTAL_USD, "double", "USD", "Sum of the cost figures above."),
 )
 
+# --- owners, budgets, policies (the collector processors; axonize.owner) ----------------------
+# Owner attributes say who a span's cost belongs to.  ``axonize.owner(team=...)`` carries them
+# as OTel baggage under these names; the collector's governance processor copies them from the
+# resource or the baggage-derived span attributes onto every span.  GenOps names each
+# ``genops.<x>``; the collector reads those too (see docs/semconv.md).
+OWNER_TEAM = "owner.team"
+OWNER_PROJECT = "owner.project"
+OWNER_CUSTOMER_ID = "owner.customer_id"
+OWNER_COST_CENTER = "owner.cost_center"
+OWNER_FEATURE = "owner.feature"
+OWNER_ENVIRONMENT = "owner.environment"
+#: Owner field name (as ``axonize.owner`` takes it) -> attribute name.
+OWNER_ATTRIBUTES: dict[str, str] = {
+    "team": OWNER_TEAM, "project": OWNER_PROJECT, "customer_id": OWNER_CUSTOMER_ID,
+    "cost_center": OWNER_COST_CENTER, "feature": OWNER_FEATURE,
+    "environment": OWNER_ENVIRONMENT,
+}
+#: Owner attribute -> the GenOps name for the same thing.
+GENOPS_NAMES: dict[str, str] = {a: f"genops.{k}" for k, a in OWNER_ATTRIBUTES.items()}
+COST_BUDGET_NAME = "cost.budget.name"
+COST_BUDGET_LIMIT_USD = "cost.budget.limit_usd"
+COST_BUDGET_SPENT_USD = "cost.budget.spent_usd"
+COST_BUDGET_EXCEEDED = "cost.budget.exceeded"
+POLICY_VIOLATIONS = "policy.violations"
+POLICY_ACTION = "policy.action"
+REDACTION_MASKED = "redaction.masked"
+
+ATTRIBUTES += (
+    AttributeSpec(OWNER_TEAM, "string", "", "Team that owns the work (GenOps "
+                  "`genops.team`)."),
+    AttributeSpec(OWNER_PROJECT, "string", "", "Project (GenOps `genops.project`)."),
+    AttributeSpec(OWNER_CUSTOMER_ID, "string", "", "Customer the work is done for (GenOps "
+                  "`genops.customer_id`)."),
+    AttributeSpec(OWNER_COST_CENTER, "string", "", "Cost center charged (GenOps "
+                  "`genops.cost_center`)."),
+    AttributeSpec(OWNER_FEATURE, "string", "", "Product feature (GenOps `genops.feature`)."),
+    AttributeSpec(OWNER_ENVIRONMENT, "string", "", "Deployment environment (GenOps "
+                  "`genops.environment`)."),
+    AttributeSpec(COST_BUDGET_NAME, "string", "", "Budget this span's cost counts against "
+                  "(collector budget processor)."),
+    AttributeSpec(COST_BUDGET_LIMIT_USD, "double", "USD", "That budget's limit per window."),
+    AttributeSpec(COST_BUDGET_SPENT_USD, "double", "USD", "Spent in the budget's window, "
+                  "this span included."),
+    AttributeSpec(COST_BUDGET_EXCEEDED, "boolean", "", "True once the window's spending is "
+                  "over the limit."),
+    AttributeSpec(POLICY_VIOLATIONS, "string[]", "", "Names of the policy rules the span "
+                  "breaks (collector policy processor)."),
+    AttributeSpec(POLICY_ACTION, "string", "", "What the policy did: `mark`, `drop` or "
+                  "`route`."),
+    AttributeSpec(REDACTION_MASKED, "int", "{value}", "Values the collector masked in this "
+                  "span (never the values themselves)."),
+)
+
 #: Axonize name -> standard GenAI name, for the names that have one.
 GEN_AI_NAMES: dict[str, str] = {
     a.name: a.gen_ai for a in ATTRIBUTES if a.gen_ai.startswith("gen_ai.")

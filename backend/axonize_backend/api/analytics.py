@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get
@@ -13,6 +13,7 @@ from axonize_backend.api.auth import provide_reader
 from axonize_backend.api.params import TimeRange, last_day
 from axonize_backend.render import finite, optional_number, percentiles
 from axonize_backend.service import Backend
+from axonize_core.semconv import OWNER_ATTRIBUTES
 
 
 class ModelFigures(msgspec.Struct):
@@ -47,6 +48,31 @@ class Overview(msgspec.Struct):
     buckets: list[BucketFigures]
 
 
+class BudgetState(msgspec.Struct):
+    name: str
+    limit_usd: float
+    spent_usd: float
+    exceeded: bool
+
+
+class CostGroup(msgspec.Struct):
+    owner: str  # "" for spans without the attribute
+    spans: int
+    cost_usd: float
+    gpu_seconds: float
+    budget: BudgetState | None  # the latest budget marks of the group's spans, if any
+
+
+class CostByOwner(msgspec.Struct):
+    since_unix_nano: int
+    until_unix_nano: int
+    group_by: str
+    groups: list[CostGroup]
+
+
+GroupBy = Literal["team", "project", "customer_id", "cost_center", "feature", "environment"]
+
+
 class AnalyticsController(Controller):
     path = "/api/v1/analytics"
     tags = ["analytics"]
@@ -70,6 +96,39 @@ class AnalyticsController(Controller):
         return Overview(
             lo, hi, bucket_s, [model_figures(r) for r in models], [bucket(r) for r in buckets]
         )
+
+
+    @get("/cost", sync_to_thread=True)
+    def cost(
+        self,
+        backend: NamedDependency[Backend],
+        tenant: NamedDependency[str],
+        window: NamedDependency[TimeRange],
+        group_by: Annotated[GroupBy, QueryParameter()] = "team",
+    ) -> CostByOwner:
+        """Cost, spans and GPU-seconds per owner (``owner.<group_by>``, set by the SDK's
+        ``axonize.owner`` or the collector's governance processor), with each owner's budget
+        state as the collector's budget processor last marked it."""
+        rows = backend.spans.cost_by(tenant, window.since_ns, window.until_ns,
+                                     OWNER_ATTRIBUTES[group_by])
+        return CostByOwner(window.since_ns, window.until_ns, group_by,
+                           [cost_group(r) for r in rows])
+
+
+def cost_group(r: dict[str, Any]) -> CostGroup:
+    budget = None
+    if r["budget"]:
+        budget = BudgetState(str(r["budget"]), _float(r["limit"]), _float(r["spent"]),
+                             str(r["exceeded"]).lower() in ("true", "1"))
+    return CostGroup(str(r["owner"]), int(r["spans"]), float(r["cost_usd"]),
+                     float(r["gpu_seconds"]), budget)
+
+
+def _float(text: Any) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def model_figures(r: dict[str, Any]) -> ModelFigures:

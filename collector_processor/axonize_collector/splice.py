@@ -1,0 +1,94 @@
+"""Attributes added to spans by rewriting the encoded request, without decoding it.
+
+:func:`append_attributes` copies the body, adding encoded ``KeyValue`` s at the end of the chosen
+spans and rewriting the lengths of the messages around them (scope spans, resource spans).
+Protobuf reads fields in any order and repeated fields accumulate, so an attribute at the end of
+a span is an attribute like the others.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from axonize_collector.wire import varint
+from axonize_core.otlp_wire import encode_field, encode_key_value, encode_varint
+
+_DOUBLE = struct.Struct("<d")
+_PATH = (1, 2, 2)  # as in axonize_collector.wire
+_len = encode_varint
+_DOUBLE_HEAD: dict[str, bytes] = {}  # key -> the encoding of a double attribute up to its value
+
+
+def encode_attribute(key: str, value: Any) -> bytes:
+    """A span attribute (field 9: a ``KeyValue``), encoded by the SDK's encoder."""
+    if type(value) is float:  # the cost figures: the encoding up to the value, once per key
+        head = _DOUBLE_HEAD.get(key)
+        if head is None:
+            head = _attribute(key, 0.0)[:-8]
+            if len(_DOUBLE_HEAD) < 1024:
+                _DOUBLE_HEAD[key] = head
+        return head + _DOUBLE.pack(value)
+    return _attribute(key, value)
+
+
+def _attribute(key: str, value: Any) -> bytes:
+    kv = encode_key_value(key, value)
+    if kv is None:
+        raise TypeError(f"cannot encode a {type(value).__name__} value")
+    return encode_field(b"\x4a", kv)
+
+
+def append_attributes(body: bytes, extra: Mapping[int, bytes],
+                      replace: Mapping[int, bytes] | None = None) -> bytes:
+    """``body`` with ``extra[k]`` (encoded attributes) appended to its ``k``-th span, and the
+    ``k``-th span replaced by ``replace[k]`` (an encoded span)."""
+    counter = [0]
+    return _rebuild(body, 0, len(body), 0, extra, replace or {}, counter)
+
+
+def _rebuild(buf: bytes, i: int, end: int, depth: int, extra: Mapping[int, bytes],
+             replace: Mapping[int, bytes], counter: list[int]) -> bytes:
+    want = _PATH[depth]
+    parts: list[bytes] = []
+    copied = i  # bytes from here on not yet in parts
+    while i < end:
+        field_start = i
+        tag, i = varint(buf, i)
+        field, wire = tag >> 3, tag & 7
+        if wire == 2:
+            n, j = varint(buf, i)
+            if field == want:
+                if depth == len(_PATH) - 1:
+                    k = counter[0]
+                    counter[0] += 1
+                    new = replace.get(k)
+                    add = extra.get(k)
+                    if new is not None:
+                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(new)),
+                                  new]
+                        copied = j + n
+                    elif add:
+                        parts += [buf[copied:field_start], buf[field_start:i], _len(n + len(add)),
+                                  buf[j:j + n], add]
+                        copied = j + n
+                else:
+                    inner = _rebuild(buf, j, j + n, depth + 1, extra, replace, counter)
+                    if len(inner) != n or inner != buf[j:j + n]:
+                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(inner)),
+                                  inner]
+                        copied = j + n
+            i = j + n
+        elif wire == 0:
+            i = varint(buf, i)[1]
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"wire type {wire} not expected")
+    if copied == 0 and not parts and depth == 0:
+        return buf
+    parts.append(buf[copied:end])
+    return b"".join(parts)

@@ -1,0 +1,105 @@
+"""``axonize-collector`` as a process: downstream down, relay killed and restarted, downstream
+back: every accepted span arrives, once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+from axonize_testsupport.otlp_sink import GrpcSink
+from axonize_testsupport.ports import free_port
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _start(config: Path, grpc_port: int) -> subprocess.Popen[str]:
+    """The relay as its own process; its log goes to a file beside the config (a pipe nobody
+    reads could fill and stall it)."""
+    env = dict(os.environ)
+    paths = [str(ROOT / d) for d in ("src", "collector_processor")]
+    env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "axonize_collector.relay.cli", "--config", str(config),
+         "--grpc-port", str(grpc_port), "--http-port", "0"],
+        env=env, stdout=subprocess.PIPE, text=True,
+        stderr=open(config.with_suffix(".log"), "a"))  # noqa: SIM115 - the child holds it
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:  # the line that says it listens
+        if line.startswith("axonize-collector listening"):
+            return proc
+        assert time.monotonic() < deadline, "the relay did not start"
+    raise AssertionError(f"the relay exited with {proc.wait()}")
+
+
+def _send(port: int, req: Any) -> Any:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        export = ch.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=ts.ExportTraceServiceRequest.SerializeToString,
+            response_deserializer=ts.ExportTraceServiceResponse.FromString)
+        return export(req, timeout=10, wait_for_ready=True)
+
+
+def test_spans_accepted_while_downstream_is_down_survive_a_restart_and_arrive_once(
+        tmp_path, otel_request, genai) -> None:
+    down = free_port()
+    config = tmp_path / "collector.toml"
+    config.write_text(f"""
+[[exporters]]
+url = "grpc://127.0.0.1:{down}"
+timeout_s = 2
+
+[queue]
+dir = "{tmp_path / 'queue'}"
+retry_initial_s = 0.05
+retry_max_s = 0.3
+""")
+    relay_port = free_port()
+    relay = _start(config, relay_port)
+    sent = []
+    try:
+        for i in range(4):  # accepted into the queue while nothing listens downstream
+            req = otel_request([{"name": f"s{i}-{j}", "attributes": genai} for j in range(25)])
+            assert _send(relay_port, req).partial_success.rejected_spans == 0
+            sent += [s.span_id for rs in req.resource_spans for ss in rs.scope_spans
+                     for s in ss.spans]
+    finally:
+        relay.send_signal(signal.SIGKILL)  # no goodbye: what was acknowledged is on disk
+        relay.wait(10)
+    assert len(list((tmp_path / "queue").rglob("*.otlp"))) == 4
+
+    relay = _start(config, relay_port)
+    sink = GrpcSink(port=down)
+    try:
+        got = sink.wait_for_spans(len(sent), timeout=30)
+        time.sleep(0.5)  # anything sent twice would arrive by now
+        got = sink.spans()
+        assert sorted(s.span_id for s in got) == sorted(sent)  # all, and each once
+        assert all(s.attributes for s in got)
+        deadline = time.monotonic() + 10
+        while list((tmp_path / "queue").rglob("*.otlp")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not list((tmp_path / "queue").rglob("*.otlp"))
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        assert relay.wait(20) == 0
+        sink.stop()
+
+
+def test_help_explains_every_flag() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT / "collector_processor"),
+                                         env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-m", "axonize_collector.relay.cli", "--help"],
+                         env=env, capture_output=True, text=True, timeout=60, check=True).stdout
+    for flag in ("--config", "--grpc-port", "--http-port", "--to", "--queue-dir",
+                 "--queue-max-mb", "--pii", "--drop-content", "/healthz", "/metrics"):
+        assert flag in out
