@@ -73,6 +73,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/cost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cost */
+        get: operations["ApiV1AnalyticsCostCost"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/overview": {
         parameters: {
             query?: never;
@@ -258,6 +275,28 @@ export interface components {
             requests: number;
             time_unix_nano: number;
             tokens_per_second: number | null;
+        };
+        /** BudgetState */
+        BudgetState: {
+            exceeded: boolean;
+            limit_usd: number;
+            name: string;
+            spent_usd: number;
+        };
+        /** CostByOwner */
+        CostByOwner: {
+            group_by: string;
+            groups: components["schemas"]["CostGroup"][];
+            since_unix_nano: number;
+            until_unix_nano: number;
+        };
+        /** CostGroup */
+        CostGroup: {
+            budget: components["schemas"]["BudgetState"] | null;
+            cost_usd: number;
+            gpu_seconds: number;
+            owner: string;
+            spans: number;
         };
         /** GpuSeries */
         GpuSeries: {
@@ -560,6 +599,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Usage"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1AnalyticsCostCost: {
+        parameters: {
+            query?: {
+                /** @description unix ns, default 24 h ago */
+                since?: number | null;
+                /** @description unix ns, default now */
+                until?: number | null;
+                group_by?: "team" | "project" | "customer_id" | "cost_center" | "feature" | "environment";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CostByOwner"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
