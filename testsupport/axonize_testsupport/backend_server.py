@@ -84,3 +84,35 @@ class BackendServer:
         )
         assert r.status_code == 200, r.text
         return list(r.json()["traces"])
+
+    def get(self, key: str, path: str, **params: Any) -> httpx.Response:
+        """``GET path`` with ``params`` as the tenant of ``key``."""
+        return self.http.get(path, params=params, headers={"authorization": f"Bearer {key}"})
+
+
+def send_with_sdk(server: BackendServer, key: str, service: str, n_traces: int = 1,
+                  fail: bool = False, model: str = "llama", gpu: bool = False,
+                  **init: Any) -> None:
+    """Send ``n_traces`` traces with the SDK over OTLP/gRPC (``init`` adds settings): each a
+    ``POST /v1/chat`` root with an LLM child of 4 output tokens (on ``cuda:0`` with ``gpu``),
+    and with ``fail`` a failed ``postprocess`` span; flushed and shut down before returning."""
+    import axonize
+
+    axonize.init(endpoint=f"http://127.0.0.1:{server.grpc_port}", api_key=key,
+                 service_name=service, flush_interval_ms=50, **init)
+    for i in range(n_traces):
+        with axonize.span("POST /v1/chat", {"http.route": "/v1/chat", "request.n": i}):
+            with axonize.llm_span(model=model, provider="vllm") as s:
+                if gpu:
+                    s.set_gpus("cuda:0")
+                s.set_tokens_input(10 + i)
+                for _ in range(4):
+                    s.record_token()
+            if fail:
+                try:
+                    with axonize.span("postprocess"):
+                        raise ValueError("bad output")
+                except ValueError:
+                    pass
+    assert axonize.flush(20)
+    axonize.shutdown(5)

@@ -21,7 +21,8 @@ from typing import Any
 from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
-from opentelemetry.proto.common.v1 import common_pb2
+
+from axonize_testsupport.otlp_build import any_value
 
 PB, JSON = "application/x-protobuf", "application/json"
 
@@ -31,27 +32,6 @@ class Case:
     path: str  # /v1/traces or /v1/metrics
     content_type: str
     body: bytes
-
-
-def _value(v: Any) -> common_pb2.AnyValue:
-    av = common_pb2.AnyValue()
-    if isinstance(v, bool):
-        av.bool_value = v
-    elif isinstance(v, int):
-        av.int_value = v
-    elif isinstance(v, float):
-        av.double_value = v
-    elif isinstance(v, bytes):
-        av.bytes_value = v
-    elif isinstance(v, list):
-        av.array_value.values.extend(_value(x) for x in v)
-    elif isinstance(v, dict):
-        av.kvlist_value.values.extend(
-            common_pb2.KeyValue(key=k, value=_value(x)) for k, x in v.items()
-        )
-    elif v is not None:
-        av.string_value = v
-    return av
 
 
 ATTRIBUTES: dict[str, Any] = {
@@ -77,7 +57,7 @@ def trace_seed(rng: random.Random, now_ns: int) -> ts.ExportTraceServiceRequest:
     req = ts.ExportTraceServiceRequest()
     for _ in range(rng.randint(1, 2)):
         rs = req.resource_spans.add()
-        rs.resource.attributes.add(key="service.name", value=_value(f"svc-{rng.randint(0, 3)}"))
+        rs.resource.attributes.add(key="service.name", value=any_value(f"svc-{rng.randint(0, 3)}"))
         for _ in range(rng.randint(1, 2)):
             ss = rs.scope_spans.add()
             ss.scope.name = "fuzz"
@@ -94,10 +74,10 @@ def trace_seed(rng: random.Random, now_ns: int) -> ts.ExportTraceServiceRequest:
                 if rng.random() < 0.5:
                     sp.parent_span_id = rng.randbytes(8)
                 for k in rng.sample(sorted(ATTRIBUTES), rng.randint(0, len(ATTRIBUTES))):
-                    sp.attributes.add(key=k, value=_value(ATTRIBUTES[k]))
+                    sp.attributes.add(key=k, value=any_value(ATTRIBUTES[k]))
                 if rng.random() < 0.5:
                     ev = sp.events.add(time_unix_nano=start, name="tok")
-                    ev.attributes.add(key="i", value=_value(1))
+                    ev.attributes.add(key="i", value=any_value(1))
                 if rng.random() < 0.3:
                     sp.links.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8))
                 sp.status.code = rng.randint(0, 2)  # type: ignore[assignment]
@@ -113,7 +93,7 @@ def metrics_seed(rng: random.Random, now_ns: int) -> ms.ExportMetricsServiceRequ
         metric = sm.metrics.add(name=name)
         for _ in range(rng.randint(1, 3)):
             dp = metric.gauge.data_points.add(time_unix_nano=now_ns, as_double=rng.random())
-            dp.attributes.add(key="gpu.uuid", value=_value(f"GPU-{rng.randint(0, 2)}"))
+            dp.attributes.add(key="gpu.uuid", value=any_value(f"GPU-{rng.randint(0, 2)}"))
     return req
 
 
