@@ -10,12 +10,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bench.backend_load import realistic_requests
-from bench.backend_server import Server, backend_server
+from bench.backend_server import Server, backend_server, grpc_sender
 from bench.measure import Figure
 from bench.setups import ATTRS8
 from bench.sizes import Sizes
@@ -65,26 +66,14 @@ def _auth(srv: Server) -> dict[str, str]:
 
 def _ingest(srv: Server, n_spans: int) -> tuple[float, float]:
     """Spans/s until all can be queried, and until all are acknowledged, over 8 gRPC streams."""
-    import grpc
-
     print(f"  building {n_spans:,} spans ...", file=sys.stderr, flush=True)
     bodies = realistic_requests(n_spans, PER_REQUEST)
-    channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}", options=[
-        ("grpc.max_send_message_length", 64 << 20)])
-    export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-                                 request_serializer=None, response_deserializer=None)
-    meta = (("authorization", f"Bearer {srv.key}"),)
+    with grpc_sender(srv) as send:
+        return _timed_ingest(srv, n_spans, bodies, send)
 
-    def send(body: bytes) -> None:
-        for attempt in range(20):
-            try:
-                export(body, metadata=meta, timeout=120)
-                return
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 19:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
 
+def _timed_ingest(srv: Server, n_spans: int, bodies: list[bytes],
+                  send: Callable[[bytes], None]) -> tuple[float, float]:
     send(bodies[0])  # warm up
     print("  sending over 8 gRPC streams ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,3 +60,31 @@ def backend_server(data: Path) -> Iterator[Server]:
     finally:
         server.terminate()
         server.wait(30)
+
+
+@contextlib.contextmanager
+def grpc_sender(srv: Server) -> Iterator[Callable[[bytes], None]]:
+    """``send(body)``: export an encoded trace request to ``srv`` over OTLP/gRPC as the tenant
+    "bench", retrying (with backoff) while the server answers UNAVAILABLE; thread-safe."""
+    import grpc
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}",
+                                    options=[("grpc.max_send_message_length", 64 << 20)])
+    export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                 request_serializer=None, response_deserializer=None)
+    meta = (("authorization", f"Bearer {srv.key}"),)
+
+    def send(body: bytes) -> None:
+        for attempt in range(20):
+            try:
+                export(body, metadata=meta, timeout=120)
+                return
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 19:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    try:
+        yield send
+    finally:
+        channel.close()

@@ -13,7 +13,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from axonize_testsupport import browser
 from axonize_testsupport.dashboard_data import wide_trace
 
 from bench.backend_load import realistic_requests
-from bench.backend_server import Server, backend_server
+from bench.backend_server import Server, backend_server, grpc_sender
 from bench.measure import Figure
 from bench.sizes import Sizes
 
@@ -64,29 +63,10 @@ def _auth(srv: Server) -> dict[str, str]:
 
 def _store(srv: Server, n_spans: int) -> int:
     """Send ``n_spans`` spans over 8 gRPC streams; return once they can be queried."""
-    import grpc
-
     print(f"  storing {n_spans:,} spans ...", file=sys.stderr, flush=True)
     bodies = realistic_requests(n_spans)
-    channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}",
-                                    options=[("grpc.max_send_message_length", 64 << 20)])
-    export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-                                 request_serializer=None, response_deserializer=None)
-    meta = (("authorization", f"Bearer {srv.key}"),)
-
-    def send(body: bytes) -> None:
-        for attempt in range(20):
-            try:
-                export(body, metadata=meta, timeout=120)
-                return
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 19:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-
-    with ThreadPoolExecutor(8) as pool:
+    with grpc_sender(srv) as send, ThreadPoolExecutor(8) as pool:
         list(pool.map(send, bodies))
-    channel.close()
     return n_spans
 
 

@@ -11,8 +11,12 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from axonize_testsupport.backend_server import BackendServer
 
 
 def _traversable_dir(prefix: str) -> Path:
@@ -33,3 +37,16 @@ def data_dirs() -> Iterator[Callable[[str], Path]]:
     yield make
     for path in made:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest,
+           data_dirs: Callable[[str], Path]) -> Iterator[BackendServer]:
+    """The backend in-process on its embedded stores (chDB, PostgreSQL), one per test module:
+    chDB lets a process own one data directory at a time.  Each test makes its own tenant.
+    Modules that need other settings define their own ``server``."""
+    from axonize_testsupport.backend_server import BackendServer
+
+    srv = BackendServer(data_dirs(request.module.__name__.rsplit(".", 1)[-1]) / "data")
+    yield srv
+    srv.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,6 @@ import axonize
 
 H100 = "GPU-00000001-5a1e-4d0c-8a70-0a7000000001"
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[BackendServer]:
-    srv = BackendServer(data_dirs("dashboard") / "data")
-    yield srv
-    srv.stop()
 
 
 def test_the_built_dashboard_is_served_at_the_root_and_the_api_still_answers(

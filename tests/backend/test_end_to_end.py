@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +26,8 @@ from axonize_testsupport.backend_server import ADMIN, BackendServer, send_with_s
 
 import axonize
 
-Server = BackendServer
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[Server]:
-    srv = Server(data_dirs("e2e") / "data")
-    yield srv
-    srv.stop()
-
-
-def test_sdk_to_api_end_to_end(server: Server) -> None:
+def test_sdk_to_api_end_to_end(server: BackendServer) -> None:
     _, key = server.tenant("e2e")
     send_with_sdk(server, key, "chat-api", n_traces=2)
     page = server.get(key, "/api/v1/traces").json()
@@ -57,7 +48,7 @@ def test_sdk_to_api_end_to_end(server: Server) -> None:
     assert json.loads(child["attributes"]["ai.llm.ttft_ms"]) >= 0
 
 
-def test_tenants_see_nothing_of_each_other(server: Server) -> None:
+def test_tenants_see_nothing_of_each_other(server: BackendServer) -> None:
     _, key_a = server.tenant("tenant-a")
     tid_b, key_b = server.tenant("tenant-b")
     send_with_sdk(server, key_b, "b-service", gpu=True, gpu_backend="simulated",
@@ -80,7 +71,7 @@ def test_tenants_see_nothing_of_each_other(server: Server) -> None:
     assert r.status_code == 401
 
 
-def test_gpu_registry_series_and_analytics(server: Server) -> None:
+def test_gpu_registry_series_and_analytics(server: BackendServer) -> None:
     tid, key = server.tenant("gpus")
     axonize.init(endpoint=f"http://127.0.0.1:{server.grpc_port}", api_key=key,
                  service_name="gpu-svc", flush_interval_ms=50, gpu_backend="simulated",
@@ -114,7 +105,7 @@ def test_gpu_registry_series_and_analytics(server: Server) -> None:
     assert usage["days"][0]["spans"] == 1 and usage["days"][0]["gpu_seconds"] > 0
 
 
-def test_health_readiness_and_openapi(server: Server) -> None:
+def test_health_readiness_and_openapi(server: BackendServer) -> None:
     assert server.http.get("/healthz").json() == {"status": "ok", "stores": {}}
     assert server.http.get("/readyz").json()["stores"] == {"clickhouse": True,
                                                           "postgres": True}
@@ -123,7 +114,7 @@ def test_health_readiness_and_openapi(server: Server) -> None:
             "/api/v1/analytics/overview", "/api/v1/admin/tenants"} <= set(paths)
 
 
-def test_restart_loses_no_acknowledged_span(server: Server) -> None:
+def test_restart_loses_no_acknowledged_span(server: BackendServer) -> None:
     _, key = server.tenant("restart")
     send_with_sdk(server, key, "before-restart", n_traces=3)
     server.backend.spans.close()
@@ -134,7 +125,7 @@ def test_restart_loses_no_acknowledged_span(server: Server) -> None:
     assert len(server.get(key, "/api/v1/traces").json()["traces"]) == 3
 
 
-def test_api_never_fails_on_generated_requests(server: Server) -> None:
+def test_api_never_fails_on_generated_requests(server: BackendServer) -> None:
     """Requests generated from the served OpenAPI schema by schemathesis, for every operation:
     no 5xx, and every error is a problem-details document.  Bounded: 15 cases per operation,
     derandomized (the same cases every run)."""

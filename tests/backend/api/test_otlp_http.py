@@ -4,7 +4,6 @@ and that a refused request costs its neighbours nothing."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,8 @@ from axonize_testsupport.otlp_build import one_span_request
 
 import axonize
 
-Server = BackendServer
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[Server]:
-    srv = Server(data_dirs("otlp-http") / "data")
-    yield srv
-    srv.stop()
-
-
-def test_otlp_http_protobuf_and_json(server: Server, tmp_path: Path) -> None:
+def test_otlp_http_protobuf_and_json(server: BackendServer, tmp_path: Path) -> None:
     _, key = server.tenant("http")
     # Protobuf (gzip) through the SDK's OTLP/HTTP exporter.
     axonize.init(endpoint=server.url, protocol="http/protobuf", api_key=key,
@@ -53,7 +43,7 @@ def test_otlp_http_protobuf_and_json(server: Server, tmp_path: Path) -> None:
     assert names == {"via-http", "via-json"}
 
 
-def test_bad_requests_are_refused_and_good_ones_land(server: Server) -> None:
+def test_bad_requests_are_refused_and_good_ones_land(server: BackendServer) -> None:
     _, key = server.tenant("bad-input")
     hdr = {"x-api-key": key, "content-type": "application/x-protobuf"}
     good = one_span_request("good")
@@ -86,7 +76,7 @@ def test_bad_requests_are_refused_and_good_ones_land(server: Server) -> None:
     assert names == ["good", "good-grpc"]
 
 
-def test_a_bad_span_id_fails_its_request_alone(server: Server) -> None:
+def test_a_bad_span_id_fails_its_request_alone(server: BackendServer) -> None:
     """Requests sent together: the one with a span whose trace id is 15 bytes is refused with
     that span named, and every other one is stored."""
     from concurrent.futures import ThreadPoolExecutor

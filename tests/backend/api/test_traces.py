@@ -4,8 +4,6 @@ whole day, and every OTLP value kind coming back as it was sent."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,17 +16,8 @@ from axonize_testsupport.backend_server import BackendServer, send_with_sdk
 from axonize_testsupport.otlp_build import any_value
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
-Server = BackendServer
 
-
-@pytest.fixture(scope="module")
-def server(data_dirs: Callable[[str], Path]) -> Iterator[Server]:
-    srv = Server(data_dirs("traces") / "data")
-    yield srv
-    srv.stop()
-
-
-def test_filters_and_cursor_pagination(server: Server) -> None:
+def test_filters_and_cursor_pagination(server: BackendServer) -> None:
     _, key = server.tenant("filters")
     send_with_sdk(server, key, "svc-a", n_traces=5)
     send_with_sdk(server, key, "svc-b", n_traces=2, fail=True, model="mistral")
@@ -59,7 +48,7 @@ def test_filters_and_cursor_pagination(server: Server) -> None:
         "application/problem+json")
 
 
-def test_span_filters_page_through_a_whole_day_newest_first(server: Server) -> None:
+def test_span_filters_page_through_a_whole_day_newest_first(server: BackendServer) -> None:
     """A filter on a child span is searched newest window first, widening back to `since`:
     traces spread over 20 hours, the matching ones old and recent, come back complete, newest
     first, across pages, whatever window each one lies in."""
@@ -101,7 +90,7 @@ def test_span_filters_page_through_a_whole_day_newest_first(server: Server) -> N
     assert len(ok) == 40
 
 
-def test_every_attribute_kind_and_events_come_back(server: Server) -> None:
+def test_every_attribute_kind_and_events_come_back(server: BackendServer) -> None:
     """Spans are decoded by ClickHouse from the request bytes: every OTLP value kind, the
     resource, events and the GenAI names kept as columns come back through the trace API."""
     _, key = server.tenant("kinds")
