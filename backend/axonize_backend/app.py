@@ -18,6 +18,7 @@ from axonize_backend.api.analytics import AnalyticsController
 from axonize_backend.api.auth import BACKEND, provide_backend
 from axonize_backend.api.gpus import GpuController
 from axonize_backend.api.health import HealthController
+from axonize_backend.api.metrics import MetricsController, prometheus_middleware
 from axonize_backend.api.otlp_http import OtlpController
 from axonize_backend.api.problems import PROBLEM_DETAILS
 from axonize_backend.api.traces import TraceController
@@ -33,7 +34,9 @@ def create_app(backend: Backend) -> Litestar:
             GpuController,
             AnalyticsController,
             AdminController,
+            MetricsController,
         ],
+        middleware=[prometheus_middleware],
         state=State({BACKEND: backend}),
         dependencies={"backend": Provide(provide_backend, sync_to_thread=False)},
         plugins=[PROBLEM_DETAILS],

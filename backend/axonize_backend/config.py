@@ -31,6 +31,7 @@ class ServerConfig:
     idle_timeout_s: float = 5.0  # an idle HTTP keep-alive connection
     grpc_idle_timeout_s: float = 300.0  # a gRPC connection with no RPC
     max_connections: int = 1024  # per listener
+    metrics_label_limit: int = 100  # distinct values per label and tenant on /metrics
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
@@ -52,4 +53,5 @@ class ServerConfig:
             body_timeout_s=float(env.get("AXONIZE_BODY_TIMEOUT_S", "60")),
             idle_timeout_s=float(env.get("AXONIZE_IDLE_TIMEOUT_S", "5")),
             max_connections=int(env.get("AXONIZE_MAX_CONNECTIONS", "1024")),
+            metrics_label_limit=int(env.get("AXONIZE_METRICS_LABEL_LIMIT", "100")),
         )

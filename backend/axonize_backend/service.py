@@ -24,6 +24,7 @@ from axonize_backend.otlp import (
     parse_metrics,
     time_window,
 )
+from axonize_backend.prometheus import PromMetrics
 from axonize_backend.spans import SpanStore
 from axonize_backend.tenants import TenantStore, start_embedded_postgres
 
@@ -72,6 +73,7 @@ class Backend:
         # instead of queueing without limit.
         self._slots = threading.BoundedSemaphore(16)
         self.refused_spans = 0  # spans refused for their time (counted, logged, answered)
+        self.prom = PromMetrics(config.metrics_label_limit)  # what /metrics shows
         # Acknowledged requests wait on disk for a bulk load into the span store.
         self.log = IngestLog(
             config.data_dir / "ingest-log",
@@ -162,6 +164,7 @@ class Backend:
                 self.log.append(tenant_id, checked.body, checked.days)
             except LogFull as exc:
                 raise Overloaded(str(exc)) from None
+            self.prom.observe_traces(tenant_id, checked.request, checked.spans)
             return IngestResult(
                 spans=checked.spans, rejected=checked.rejected, reason=checked.reason
             )
@@ -196,4 +199,5 @@ class Backend:
             if not points:
                 return IngestResult()
             stored = self.spans.insert_gpu_metrics(tenant_id, points)
+            self.prom.observe_gpu(tenant_id, points, stored)
             return IngestResult(gpu_points=stored, rejected=refused, reason=reason)
