@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from axonize_backend.otlp import GaugePoint
@@ -224,7 +224,7 @@ class PromMetrics:
             _observe(h, API_BUCKETS, seconds)
 
     # ---------------------------------------------------------------- scrape
-    def render(self, out: Exposition, tenant: str | None, server: dict[str, float]) -> None:
+    def render(self, out: Exposition, tenant: str | None, server: Mapping[str, float]) -> None:
         """Write the series ``tenant`` may see (all, and the server's own, for ``None``)."""
         with self._lock:
             gpus = [(k, v) for k, v in self.gpus.items() if tenant is None or k[0] == tenant]

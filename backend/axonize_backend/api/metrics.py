@@ -21,7 +21,7 @@ from axonize_backend.api.problems import UnauthorizedProblem
 from axonize_backend.service import Backend
 from axonize_core._prometheus import Exposition, wants_openmetrics
 
-#: Where the guard leaves whose series a scrape may see (None: all).
+#: Where the guard leaves whose series a scrape may see (None: all), in the request's state.
 SCOPE_KEY = "axonize_metrics_tenant"
 
 REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -34,13 +34,13 @@ def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
     backend = backend_of(connection.app.state)
     key = backend.key_from_headers(connection.headers)
     if backend.is_admin(key):
-        connection.scope[SCOPE_KEY] = None  # type: ignore[literal-required]
+        connection.state[SCOPE_KEY] = None
         return
     tenant = backend.tenants.authenticate(key) if key else None
     if tenant is None:
         raise UnauthorizedProblem(
             "scraping needs a key: 'authorization: Bearer <tenant or admin key>'")
-    connection.scope[SCOPE_KEY] = tenant  # type: ignore[literal-required]
+    connection.state[SCOPE_KEY] = tenant
 
 
 def render_metrics(backend: Backend, tenant: str | None, openmetrics: bool) -> Exposition:
@@ -62,7 +62,7 @@ class MetricsController(Controller):
     def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Prometheus scrape (text 0.0.4, or OpenMetrics when the Accept header asks)."""
         backend = backend_of(request.app.state)
-        tenant = request.scope.get(SCOPE_KEY)  # type: ignore[call-overload]
+        tenant = request.state[SCOPE_KEY]
         out = render_metrics(backend, tenant, wants_openmetrics(request.headers.get("accept", "")))
         return Response(out.render(), media_type=out.content_type)
 
@@ -84,7 +84,7 @@ def prometheus_middleware(app: ASGIApp) -> ASGIApp:
     """Time each HTTP request by route template; count refused requests by reason."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if str(scope["type"]) != "http":
             await app(scope, receive, send)
             return
         start = time.perf_counter()
@@ -104,7 +104,7 @@ def prometheus_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             backend = backend_of(scope["app"].state)
             route = scope.get("path_template") or "unmatched"
-            backend.prom.api_latency(scope.get("method", ""), route, status,
+            backend.prom.api_latency(str(scope.get("method", "")), route, status,
                                      time.perf_counter() - start)
             if status >= 400:
                 backend.prom.rejected_request(REASONS.get(status, "other"), "http")
