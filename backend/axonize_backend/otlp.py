@@ -135,7 +135,6 @@ class CheckedTraces:
     rejected: int = 0  # refused for their time (the reason says why)
     reason: str = ""
     days: tuple[int, int] = (0, 0)  # first and last day (since 1970) the accepted spans start on
-    request: Any = None  # the parsed request, accepted spans only (for /metrics)
 
 
 def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> CheckedTraces:
@@ -172,9 +171,7 @@ def check_traces(body: bytes, content_type: str, window: tuple[int, int]) -> Che
             rejected += len(refused)
     if not kept:
         return CheckedTraces(b"", 0, rejected, reason)
-    return CheckedTraces(
-        req.SerializeToString(), kept, rejected, reason, (first_day, last_day), req
-    )
+    return CheckedTraces(req.SerializeToString(), kept, rejected, reason, (first_day, last_day))
 
 
 def span_count(req: Any) -> int:

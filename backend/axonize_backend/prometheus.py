@@ -1,23 +1,24 @@
-"""The figures ``/metrics`` exposes, aggregated in memory as requests are ingested.
+"""The figures ``/metrics`` exposes, and where each comes from.
 
-Trace requests are already parsed and walked span by span at ingest (:func:`~axonize_backend.otlp.
-check_traces`); :meth:`PromMetrics.observe_traces` folds the GenAI spans of a checked request
-into counters and histograms keyed by tenant, service, model and operation, and
-:meth:`PromMetrics.observe_gpu` keeps the latest value of each GPU gauge.  A scrape only
-formats what is in memory (no ClickHouse query), and counters are cumulative since the server
-started, as Prometheus expects.
+GenAI figures (per tenant, service, model and operation) are kept by ClickHouse: a
+materialized view (``migrations/clickhouse/0005_prometheus_totals.sql``) folds each loaded span
+into cumulative counters and histogram buckets, so the ingest path does no extra work per span
+(walking the attributes in Python at ingest cost 4x what checking a request costs; measured, see
+docs/backend.md) and a scrape reads one row per label set (:func:`genai_rows`).  GPU gauges
+(the latest value of each, few points per request) and the server's own counters are kept in
+memory as they happen (:class:`PromMetrics`).
 
 Label values come from the data, so each label is bounded: per tenant, at most
 ``label_limit`` distinct values of ``service``, ``model``, ``operation``, ``gpu_uuid`` and
-``node``; later values are folded into ``other`` and counted in
-``axonize_metrics_label_overflow_total``.
+``node``, the first seen kept; the rest are folded into ``other`` and what was folded is counted
+in ``axonize_metrics_label_overflow_total``.
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from axonize_backend.otlp import GaugePoint
@@ -27,19 +28,18 @@ from axonize_core._prometheus import Exposition, Labels
 
 OTHER = "other"
 API_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-# Span attribute -> (slot, kind); the Axonize name first, the standard one as a fallback.
-_OP, _MODEL, _TIN, _TOUT, _TTFT_MS, _TPOT_MS, _TPS, _COST, _GPU_S, _TTFC_S = range(10)
-_WANTED: dict[str, int] = {
-    sc.AI_OPERATION_NAME: _OP, sc.GEN_AI_OPERATION_NAME: _OP,
-    sc.AI_MODEL_NAME: _MODEL, sc.GEN_AI_REQUEST_MODEL: _MODEL,
-    sc.AI_LLM_TOKENS_INPUT: _TIN, sc.GEN_AI_USAGE_INPUT_TOKENS: _TIN,
-    sc.AI_LLM_TOKENS_OUTPUT: _TOUT, sc.GEN_AI_USAGE_OUTPUT_TOKENS: _TOUT,
-    sc.AI_LLM_TTFT_MS: _TTFT_MS, sc.AI_LLM_TPOT_MS: _TPOT_MS,
-    sc.AI_LLM_TOKENS_PER_SECOND: _TPS, sc.COST_TOTAL_USD: _COST,
-    sc.COST_GPU_SECONDS: _GPU_S, "gen_ai.response.time_to_first_chunk": _TTFC_S,
+GENAI_LABELS = ("service", "model", "operation")
+#: Histogram -> (its columns' prefix in ``prometheus_totals``, bucket bounds)
+HISTOGRAMS = {
+    "axonize_gen_ai_operation_duration_seconds": ("duration", DURATION_BUCKETS),
+    "axonize_gen_ai_time_to_first_token_seconds": ("ttft", TTFT_BUCKETS),
+    "axonize_gen_ai_time_per_output_token_seconds": ("tpot", TPOT_BUCKETS),
+    "axonize_gen_ai_output_tokens_per_second": ("tps", TPS_BUCKETS),
 }
-_TEXT_SLOTS = (_OP, _MODEL)
+_SUMS = ("requests", "errors", "tokens_input", "tokens_output", "cost_usd", "gpu_seconds",
+         "duration_sum", "ttft_count", "ttft_sum", "tpot_count", "tpot_sum", "tps_count",
+         "tps_sum")
+_ARRAYS = ("duration_le", "ttft_le", "tpot_le", "tps_le")
 
 #: OTLP gauge -> (Prometheus name, factor to its base unit, kind)
 GPU_GAUGES: dict[str, tuple[str, float, str]] = {
@@ -52,50 +52,78 @@ GPU_GAUGES: dict[str, tuple[str, float, str]] = {
 }
 
 
-class Hist:
-    __slots__ = ("counts", "sum")
+def genai_sql(db: str, one_tenant: bool) -> str:
+    """The cumulative GenAI figures per label set (one tenant's with ``{tenant:String}``)."""
+    sums = ", ".join(f"sum({c}) AS x_{c}" for c in _SUMS)
+    arrays = ", ".join(f"sumForEachMerge({c}) AS x_{c}" for c in _ARRAYS)
+    where = "WHERE tenant_id = {tenant:String}" if one_tenant else ""
+    return (f"SELECT tenant_id, service, model, operation, "
+            f"toUnixTimestamp64Nano(min(first_seen)) AS first_ns, {sums}, {arrays} "
+            f"FROM {db}.prometheus_totals {where} "
+            "GROUP BY tenant_id, service, model, operation")
 
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
 
-
+@dataclass
 class GenAiRow:
-    """The figures of one (tenant, service, model, operation)."""
+    """The figures of one label set, as ``prometheus_totals`` keeps them."""
 
-    __slots__ = ("cost", "duration", "errors", "gpu_seconds", "requests", "tokens_in",
-                 "tokens_out", "tpot", "tps", "ttft")
+    first_ns: int
+    sums: dict[str, float]
+    arrays: dict[str, list[int]] = field(default_factory=dict)
 
-    def __init__(self) -> None:
-        self.requests = self.errors = self.tokens_in = self.tokens_out = 0
-        self.cost = self.gpu_seconds = 0.0
-        self.duration = Hist(DURATION_BUCKETS)
-        self.ttft = Hist(TTFT_BUCKETS)
-        self.tpot = Hist(TPOT_BUCKETS)
-        self.tps = Hist(TPS_BUCKETS)
+    @classmethod
+    def from_db(cls, r: Mapping[str, Any]) -> GenAiRow:
+        return cls(int(r["first_ns"]), {c: float(r[f"x_{c}"]) for c in _SUMS},
+                   {c: [int(x) for x in r[f"x_{c}"]] for c in _ARRAYS})
+
+    def merge(self, other: GenAiRow) -> None:
+        self.first_ns = min(self.first_ns, other.first_ns)
+        for c in _SUMS:
+            self.sums[c] += other.sums[c]
+        for c in _ARRAYS:
+            mine, theirs = self.arrays.get(c) or [], other.arrays.get(c) or []
+            n = max(len(mine), len(theirs))
+            self.arrays[c] = [(mine[i] if i < len(mine) else 0)
+                              + (theirs[i] if i < len(theirs) else 0) for i in range(n)]
 
 
-def _observe(h: Hist, bounds: tuple[float, ...], value: float) -> None:
-    h.counts[bisect.bisect_left(bounds, value)] += 1
-    h.sum += value
+Key = tuple[str, str, str, str]  # tenant, service, model, operation
 
 
-def _number(v: Any) -> float | None:
-    kind = v.WhichOneof("value")
-    if kind == "double_value":
-        return float(v.double_value)
-    if kind == "int_value":
-        return float(v.int_value)
-    if kind == "string_value":
-        try:
-            return float(v.string_value)
-        except ValueError:
-            return None
-    return None
+def fold(rows: Iterable[tuple[Key, GenAiRow]], limit: int
+         ) -> tuple[dict[Key, GenAiRow], dict[tuple[str, str], int]]:
+    """Bound each label: per tenant, the ``limit`` values seen first are kept, the others
+    become ``other``.  Returns the folded rows and, per (tenant, label), the operations whose
+    value was folded."""
+    rows = sorted(rows, key=lambda kr: (kr[1].first_ns, kr[0]))
+    kept: dict[tuple[str, str], set[str]] = {}
+    for (tenant, *values), _ in rows:
+        for label, value in zip(GENAI_LABELS, values, strict=True):
+            seen = kept.setdefault((tenant, label), set())
+            if len(seen) < limit:
+                seen.add(value)
+    out: dict[Key, GenAiRow] = {}
+    overflow: dict[tuple[str, str], int] = {}
+    for (tenant, *values), row in rows:
+        folded = []
+        for label, value in zip(GENAI_LABELS, values, strict=True):
+            if value in kept[(tenant, label)]:
+                folded.append(value)
+            else:
+                folded.append(OTHER)
+                key = (tenant, label)
+                overflow[key] = overflow.get(key, 0) + int(row.sums["requests"])
+        k: Key = (tenant, folded[0], folded[1], folded[2])
+        if k in out:
+            out[k].merge(row)
+        else:
+            out[k] = GenAiRow(row.first_ns, dict(row.sums), {c: list(a) for c, a in
+                                                             row.arrays.items()})
+    return out, overflow
 
 
 class LabelLimiter:
-    """At most ``limit`` distinct values per (tenant, label); the rest become ``other``."""
+    """At most ``limit`` distinct values per (tenant, label); later ones become ``other``."""
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
@@ -114,84 +142,34 @@ class LabelLimiter:
         return OTHER
 
 
+def _per_bucket(cumulative: Sequence[int], count: int, bounds: Sequence[float]) -> list[int]:
+    """Cumulative ``le`` counts (and the total) as counts per bucket, +Inf last."""
+    le = list(cumulative) or [0] * len(bounds)
+    out = [le[0]] + [le[i] - le[i - 1] for i in range(1, len(le))]
+    out.append(count - (le[-1] if le else 0))
+    return out
+
+
 class PromMetrics:
-    """Everything ``/metrics`` shows, updated at ingest (thread-safe)."""
+    """The server's own counters and the latest GPU gauges, updated as they happen
+    (thread-safe); with the GenAI rows from ClickHouse, everything ``/metrics`` shows."""
 
     def __init__(self, label_limit: int = 100) -> None:
         self._lock = threading.Lock()
-        self.limit = LabelLimiter(label_limit)
-        self.genai: dict[tuple[str, str, str, str], GenAiRow] = {}
+        self.label_limit = max(1, label_limit)
+        self.gpu_limit = LabelLimiter(label_limit)
         self.gpus: dict[tuple[str, str, str, str], float] = {}  # (tenant, uuid, node, metric)
         self.ingest_requests = {"traces": 0, "metrics": 0}
         self.ingest_spans = 0
         self.ingest_gpu_points = 0
         self.rejected: dict[tuple[str, str], int] = {}  # (reason, transport) -> count
-        self.api: dict[tuple[str, str, str], Hist] = {}  # (method, route, code)
+        self.api: dict[tuple[str, str, str], list[Any]] = {}  # (method, route, code) -> hist
 
-    # ---------------------------------------------------------------- ingest
-    def observe_traces(self, tenant: str, request: Any, accepted: int) -> None:
-        """Fold the GenAI spans of a checked ``ExportTraceServiceRequest`` in."""
-        found: list[tuple[str, list[Any], int, bool]] = []
-        for rs in request.resource_spans:
-            service = ""
-            for kv in rs.resource.attributes:
-                if kv.key == "service.name":
-                    service = kv.value.string_value
-                    break
-            for ss in rs.scope_spans:
-                for sp in ss.spans:
-                    slots: list[Any] = [None] * 10
-                    hit = False
-                    for kv in sp.attributes:
-                        slot = _WANTED.get(kv.key)
-                        if slot is None or slots[slot] is not None:
-                            continue
-                        hit = True
-                        if slot in _TEXT_SLOTS:
-                            slots[slot] = kv.value.string_value
-                        else:
-                            slots[slot] = _number(kv.value)
-                    if not hit or not slots[_OP]:
-                        continue
-                    duration = max(0, sp.end_time_unix_nano - sp.start_time_unix_nano)
-                    found.append((service, slots, duration, sp.status.code == 2))
+    # ---------------------------------------------------------------- as it happens
+    def ingested_traces(self, spans: int) -> None:
         with self._lock:
             self.ingest_requests["traces"] += 1
-            self.ingest_spans += accepted
-            for service, slots, duration, error in found:
-                self._add(tenant, service, slots, duration, error)
-
-    def _add(self, tenant: str, service: str, s: list[Any], duration_ns: int,
-             error: bool) -> None:
-        limit = self.limit
-        key = (tenant, limit(tenant, "service", service), limit(tenant, "model", s[_MODEL] or ""),
-               limit(tenant, "operation", s[_OP]))
-        row = self.genai.get(key)
-        if row is None:
-            row = self.genai[key] = GenAiRow()
-        row.requests += 1
-        row.errors += error
-        duration_s = duration_ns / 1e9
-        _observe(row.duration, DURATION_BUCKETS, duration_s)
-        ttft = s[_TTFT_MS] / 1000 if s[_TTFT_MS] is not None else s[_TTFC_S]
-        if ttft is not None and ttft >= 0:
-            _observe(row.ttft, TTFT_BUCKETS, ttft)
-        if s[_TPOT_MS] is not None and s[_TPOT_MS] >= 0:
-            _observe(row.tpot, TPOT_BUCKETS, s[_TPOT_MS] / 1000)
-        if s[_TIN] is not None and s[_TIN] > 0:
-            row.tokens_in += int(s[_TIN])
-        out = s[_TOUT]
-        if out is not None and out > 0:
-            row.tokens_out += int(out)
-        tps = s[_TPS]
-        if tps is None and out and duration_s > 0:
-            tps = out / duration_s
-        if tps is not None and tps > 0:
-            _observe(row.tps, TPS_BUCKETS, tps)
-        if s[_COST] is not None and s[_COST] > 0:
-            row.cost += s[_COST]
-        if s[_GPU_S] is not None and s[_GPU_S] > 0:
-            row.gpu_seconds += s[_GPU_S]
+            self.ingest_spans += spans
 
     def observe_gpu(self, tenant: str, points: Iterable[GaugePoint], stored: int) -> None:
         """Keep the latest value of each GPU gauge (the newest point of the request wins)."""
@@ -203,8 +181,8 @@ class PromMetrics:
                 spec = GPU_GAUGES.get(p.metric)
                 if spec is None:
                     continue
-                key = (tenant, self.limit(tenant, "gpu_uuid", p.gpu_uuid),
-                       self.limit(tenant, "node", p.node), p.metric)
+                key = (tenant, self.gpu_limit(tenant, "gpu_uuid", p.gpu_uuid),
+                       self.gpu_limit(tenant, "node", p.node), p.metric)
                 if key not in latest or latest[key][0] <= p.time_ns:
                     latest[key] = (p.time_ns, p.value * spec[1])
             for key, (_, value) in latest.items():
@@ -220,56 +198,60 @@ class PromMetrics:
             key = (method, route, str(code))
             h = self.api.get(key)
             if h is None:
-                h = self.api[key] = Hist(API_BUCKETS)
-            _observe(h, API_BUCKETS, seconds)
+                h = self.api[key] = [[0] * (len(API_BUCKETS) + 1), 0.0]
+            i = 0
+            while i < len(API_BUCKETS) and seconds > API_BUCKETS[i]:
+                i += 1
+            h[0][i] += 1
+            h[1] += seconds
 
     # ---------------------------------------------------------------- scrape
-    def render(self, out: Exposition, tenant: str | None, server: Mapping[str, float]) -> None:
-        """Write the series ``tenant`` may see (all, and the server's own, for ``None``)."""
+    def render(self, out: Exposition, tenant: str | None, genai: Iterable[Mapping[str, Any]],
+               server: Mapping[str, float]) -> None:
+        """Write the series ``tenant`` may see (every tenant's, and the server's own, for
+        ``None``); ``genai``: rows of :func:`genai_sql`."""
+        rows, overflow = fold(
+            (((str(r["tenant_id"]), str(r["service"]), str(r["model"]), str(r["operation"])),
+              GenAiRow.from_db(r)) for r in genai), self.label_limit)
         with self._lock:
-            gpus = [(k, v) for k, v in self.gpus.items() if tenant is None or k[0] == tenant]
-            overflow = [(k, v) for k, v in self.limit.overflow.items()
-                        if tenant is None or k[0] == tenant]
-            snapshot = [(k, r, _copy(r)) for k, r in self.genai.items()
-                        if tenant is None or k[0] == tenant]
+            gpus = sorted((k, v) for k, v in self.gpus.items() if tenant in (None, k[0]))
+            for k, v in self.gpu_limit.overflow.items():
+                if tenant in (None, k[0]):
+                    overflow[k] = overflow.get(k, 0) + v
             rejected = dict(self.rejected)
-            api = [(k, list(h.counts), h.sum) for k, h in self.api.items()]
-            ingest = (dict(self.ingest_requests), self.ingest_spans, self.ingest_gpu_points)
-        snapshot.sort(key=lambda t: t[0])
+            api = [(k, list(h[0]), h[1]) for k, h in self.api.items()]
+            requests = dict(self.ingest_requests)
+            spans, points = self.ingest_spans, self.ingest_gpu_points
+        items = sorted(rows.items())
 
-        def lab(k: tuple[str, str, str, str]) -> Labels:
+        def lab(k: Key) -> Labels:
             return (("tenant", k[0]), ("service", k[1]), ("model", k[2]), ("operation", k[3]))
 
         out.scalar("axonize_gen_ai_requests", "counter",
-                   [(lab(k), c.requests) for k, _, c in snapshot])
+                   [(lab(k), int(r.sums["requests"])) for k, r in items])
         out.scalar("axonize_gen_ai_errors", "counter",
-                   [(lab(k), c.errors) for k, _, c in snapshot])
-        for name, attr, bounds in (
-            ("axonize_gen_ai_operation_duration_seconds", "duration", DURATION_BUCKETS),
-            ("axonize_gen_ai_time_to_first_token_seconds", "ttft", TTFT_BUCKETS),
-            ("axonize_gen_ai_time_per_output_token_seconds", "tpot", TPOT_BUCKETS),
-            ("axonize_gen_ai_output_tokens_per_second", "tps", TPS_BUCKETS),
-        ):
-            hists = [(lab(k), getattr(c, attr)) for k, _, c in snapshot]
-            out.histogram(name, bounds, [(lb, h.counts, h.sum) for lb, h in hists
-                                         if any(h.counts)])
+                   [(lab(k), int(r.sums["errors"])) for k, r in items])
+        for name, (prefix, bounds) in HISTOGRAMS.items():
+            count = "requests" if prefix == "duration" else f"{prefix}_count"
+            out.histogram(name, bounds, [
+                (lab(k), _per_bucket(r.arrays[f"{prefix}_le"], int(r.sums[count]), bounds),
+                 r.sums[f"{prefix}_sum"]) for k, r in items if r.sums[count]])
         out.scalar("axonize_gen_ai_tokens", "counter",
-                   [s for k, _, c in snapshot for s in (
-                       ((*lab(k), ("token_type", "input")), c.tokens_in),
-                       ((*lab(k), ("token_type", "output")), c.tokens_out))])
+                   [s for k, r in items for s in (
+                       ((*lab(k), ("token_type", "input")), int(r.sums["tokens_input"])),
+                       ((*lab(k), ("token_type", "output")), int(r.sums["tokens_output"])))])
         out.scalar("axonize_gen_ai_cost_usd", "counter",
-                   [(lab(k), c.cost) for k, _, c in snapshot])
+                   [(lab(k), r.sums["cost_usd"]) for k, r in items])
         out.scalar("axonize_gen_ai_gpu_seconds", "counter",
-                   [(lab(k), c.gpu_seconds) for k, _, c in snapshot])
+                   [(lab(k), r.sums["gpu_seconds"]) for k, r in items])
         for metric, (name, _, kind) in GPU_GAUGES.items():
-            out.scalar(name, kind, sorted(
+            out.scalar(name, kind, [
                 ((("tenant", k[0]), ("gpu_uuid", k[1]), ("node", k[2])), v)
-                for k, v in gpus if k[3] == metric))
+                for k, v in gpus if k[3] == metric])
         out.scalar("axonize_metrics_label_overflow", "counter", sorted(
-            ((("tenant", k[0]), ("label", k[1])), v) for k, v in overflow))
+            ((("tenant", k[0]), ("label", k[1])), v) for k, v in overflow.items()))
         if tenant is not None:
             return
-        requests, spans, points = ingest
         out.scalar("axonize_server_ingest_requests", "counter",
                    [((("signal", s),), n) for s, n in sorted(requests.items())])
         out.scalar("axonize_server_ingest_spans", "counter", [((), spans)])
@@ -285,16 +267,3 @@ class PromMetrics:
         out.histogram("axonize_server_http_request_duration_seconds", API_BUCKETS, sorted(
             ((("method", m), ("route", r), ("code", c)), counts, total)
             for (m, r, c), counts, total in api))
-
-
-def _copy(r: GenAiRow) -> GenAiRow:
-    c = GenAiRow.__new__(GenAiRow)
-    c.requests, c.errors = r.requests, r.errors
-    c.tokens_in, c.tokens_out = r.tokens_in, r.tokens_out
-    c.cost, c.gpu_seconds = r.cost, r.gpu_seconds
-    for attr in ("duration", "ttft", "tpot", "tps"):
-        h = getattr(r, attr)
-        copy = Hist.__new__(Hist)
-        copy.counts, copy.sum = list(h.counts), h.sum
-        setattr(c, attr, copy)
-    return c

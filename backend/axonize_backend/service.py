@@ -164,7 +164,7 @@ class Backend:
                 self.log.append(tenant_id, checked.body, checked.days)
             except LogFull as exc:
                 raise Overloaded(str(exc)) from None
-            self.prom.observe_traces(tenant_id, checked.request, checked.spans)
+            self.prom.ingested_traces(checked.spans)
             return IngestResult(
                 spans=checked.spans, rejected=checked.rejected, reason=checked.reason
             )

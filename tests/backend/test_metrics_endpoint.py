@@ -138,3 +138,33 @@ def test_health_aliases(server: BackendServer) -> None:
     assert server.http.get("/health").json() == server.http.get("/healthz").json()
     ready = server.http.get("/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+def test_the_view_buckets_are_the_code_buckets() -> None:
+    """The materialized view writes its bounds as literals: they must be the code's."""
+    from axonize_backend.migrations import ordered
+    from axonize_backend.prometheus import HISTOGRAMS
+
+    sql = dict(ordered("clickhouse"))["0005_prometheus_totals"]
+    flat = " ".join(sql.split())
+    for prefix, bounds in HISTOGRAMS.values():
+        literal = "[" + ", ".join(repr(float(b)) for b in bounds) + "]"
+        assert literal in flat, (prefix, literal)
+
+
+def test_label_values_past_the_limit_fold_into_other() -> None:
+    from axonize_backend.prometheus import GenAiRow, fold
+
+    def row(first: int, requests: int) -> GenAiRow:
+        sums = dict.fromkeys(("requests", "errors", "tokens_input", "tokens_output",
+                              "cost_usd", "gpu_seconds", "duration_sum", "ttft_count",
+                              "ttft_sum", "tpot_count", "tpot_sum", "tps_count", "tps_sum"), 0.0)
+        sums["requests"] = requests
+        return GenAiRow(first, sums, {"duration_le": [requests]})
+
+    rows = [(("t", "s", f"m{i}", "chat"), row(i, 1 + i)) for i in range(5)]
+    folded, overflow = fold(rows, 2)
+    assert sorted(k[2] for k in folded) == ["m0", "m1", "other"]
+    assert folded[("t", "s", "other", "chat")].sums["requests"] == 3 + 4 + 5
+    assert folded[("t", "s", "other", "chat")].arrays["duration_le"] == [12]
+    assert overflow == {("t", "model"): 12}

@@ -18,6 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from axonize_backend import errors
 from axonize_backend.api.auth import backend_of
 from axonize_backend.api.problems import UnauthorizedProblem
+from axonize_backend.prometheus import genai_sql
 from axonize_backend.service import Backend
 from axonize_core._prometheus import Exposition, wants_openmetrics
 
@@ -44,13 +45,19 @@ def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
 
 
 def render_metrics(backend: Backend, tenant: str | None, openmetrics: bool) -> Exposition:
+    """One scrape: the GenAI rows from ClickHouse (once what was acknowledged is loaded, a
+    second at most), the rest from memory."""
+    backend.wait_loaded(1.0)
+    spans = backend.spans
+    params = {"tenant": tenant} if tenant is not None else None
+    genai = spans.transport.query(genai_sql(spans.db, tenant is not None), params)
     out = Exposition(openmetrics)
     server = {
         "refused_spans": backend.refused_spans,
         "backlog_bytes": backend.log.unloaded_bytes,
         "quarantined": backend.log.quarantined,
     }
-    backend.prom.render(out, tenant, server)
+    backend.prom.render(out, tenant, genai, server)
     return out
 
 
@@ -58,7 +65,7 @@ class MetricsController(Controller):
     tags = ["metrics"]
     guards = [metrics_guard]
 
-    @get("/metrics", sync_to_thread=False, include_in_schema=True)
+    @get("/metrics", sync_to_thread=True)
     def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Prometheus scrape (text 0.0.4, or OpenMetrics when the Accept header asks)."""
         backend = backend_of(request.app.state)
