@@ -44,6 +44,7 @@ def tests(session: nox.Session) -> None:
     constraint = install_torch(session)
     session.install(*constraint, "-e", ".[test,transformers,ollama,nvidia,backend]",
                     "-e", "testsupport")
+    _ensure_prometheus(session)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "AXONIZE_STRICT": "1"})
 
@@ -168,3 +169,29 @@ def demo(session: nox.Session) -> None:
     session.log("4/4 the backend: axonize-server on its embedded stores (chDB, PostgreSQL), "
                 "fed by the examples over OTLP/gRPC, queried over its REST API")
     session.run("python", "examples/backend_demo.py", "--keep-running")
+
+
+def _ensure_prometheus(session: nox.Session) -> None:
+    """Debian's ``prometheus`` package (the server and ``promtool``) for the Prometheus tests,
+    installed when missing; its service is neither started nor left enabled (the tests run the
+    binary themselves on loopback).  Makes its absence a test failure, not a skip."""
+    import shutil
+
+    session.env["AXONIZE_REQUIRE_PROMETHEUS"] = "1"
+    if shutil.which("prometheus") and shutil.which("promtool"):
+        return
+    policy = pathlib.Path("/usr/sbin/policy-rc.d")
+    own_policy = not policy.exists()
+    if own_policy:  # invoke-rc.d starts no service while this says no
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus",
+                    external=True, env=env)
+    finally:
+        if own_policy:
+            policy.unlink()
+    if shutil.which("systemctl"):
+        session.run("systemctl", "disable", "prometheus", external=True, success_codes=[0, 1])

@@ -1,5 +1,5 @@
 """Prometheus: ``metrics_scrape_ms`` (an instrumented process's ``/metrics`` over loopback with
-about 1,000 series; and the backend's ``/metrics`` formatting of as many), and
+about 1,000 series; and axonize-server's, on its embedded stores, with as many), and
 ``prometheus_span_ns``: the caller CPU of a span with the process exporter on (and scraped 10
 times a second) vs off, in the same run."""
 
@@ -34,8 +34,9 @@ def _init(**kw: object) -> None:
 
 
 def prometheus(sizes: Sizes) -> list[Figure]:
-    import axonize
     from axonize_testsupport.ports import free_port
+
+    import axonize
 
     trials = max(3, sizes.trials)
     # 1. The process exporter with ~1,000 series: one duration histogram (17 series) per model.
@@ -60,8 +61,8 @@ def prometheus(sizes: Sizes) -> list[Figure]:
     axonize.shutdown(10)
     process_ms = statistics.median(scrape)
 
-    # 2. The backend's formatting of as many series (what a scrape costs it, past the HTTP).
-    backend_ms, backend_series = _backend_render(trials)
+    # 2. axonize-server's /metrics with as many series (a ClickHouse query and formatting).
+    backend_ms, backend_series = _backend_scrape(trials)
 
     # 3. span_ns with the exporter on (scraped every 100 ms) vs off, trials alternating.
     on, off = [], []
@@ -74,7 +75,8 @@ def prometheus(sizes: Sizes) -> list[Figure]:
                 p = free_port()
                 _init(prometheus_port=p)
 
-                def scrape_loop(u: str = f"http://127.0.0.1:{p}/metrics") -> None:
+                def scrape_loop(u: str = f"http://127.0.0.1:{p}/metrics",
+                                stop: threading.Event = stop) -> None:
                     while not stop.wait(0.1):
                         _fetch(u)
 
@@ -99,7 +101,7 @@ def prometheus(sizes: Sizes) -> list[Figure]:
     on_ns, off_ns = statistics.median(on), statistics.median(off)
     return [
         Figure("metrics_scrape_ms", "ms", process_ms, backend_ms,
-               f"axonize-server /metrics formatting {backend_series:,} series (in process)",
+               f"axonize-server GET /metrics, {backend_series:,} series (embedded stores)",
                backend_ms / process_ms if process_ms else float("nan"), "<= 50 ms",
                f"GET /metrics of an instrumented process with {series:,} series, loopback"),
         Figure("prometheus_span_ns", "ns", on_ns, off_ns,
@@ -109,27 +111,41 @@ def prometheus(sizes: Sizes) -> list[Figure]:
     ]
 
 
-def _backend_render(trials: int) -> tuple[float, int]:
-    from axonize_backend.prometheus import PromMetrics
-    from axonize_core._prometheus import Exposition
+def _backend_scrape(trials: int) -> tuple[float, int]:
+    """GET /metrics of axonize-server (in process, embedded stores, admin key) over loopback,
+    with about 1,000 series from spans sent over OTLP."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from axonize_testsupport.backend_server import ADMIN, BackendServer
     from axonize_testsupport.prometheus import llm_spans_request
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
-    prom = PromMetrics(label_limit=10_000)
-    spans = [{"gen_ai.operation.name": "chat", "gen_ai.request.model": f"model-{i}",
-              "ai.llm.ttft_ms": 20.0, "gen_ai.usage.output_tokens": 10} for i in range(22)]
-    req = ts.ExportTraceServiceRequest.FromString(llm_spans_request("svc", spans))
-    prom.observe_traces("tenant", req, len(spans))
+    data = Path(tempfile.mkdtemp(prefix="axonize-bench-prometheus-"))
+    data.chmod(0o711)  # the embedded PostgreSQL runs as another user
+    srv = BackendServer(data / "data")
+    try:
+        _, key = srv.tenant("bench")
+        spans = [{"gen_ai.operation.name": "chat", "gen_ai.request.model": f"model-{i}",
+                  "ai.llm.ttft_ms": 20.0, "gen_ai.usage.output_tokens": 10}
+                 for i in range(22)]
+        r = srv.http.post("/v1/traces", content=llm_spans_request("svc", spans), headers={
+            "content-type": "application/x-protobuf", "authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        admin = {"authorization": f"Bearer {ADMIN}"}
 
-    def render() -> bytes:
-        out = Exposition()
-        prom.render(out, None, {})
-        return out.render()
+        def scrape() -> bytes:
+            got = srv.http.get("/metrics", headers=admin)
+            assert got.status_code == 200, got.text
+            return got.content
 
-    series = _series(render())
-    times = []
-    for _ in range(max(20, trials * 5)):
-        t0 = time.perf_counter()
-        render()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), series
+        series = _series(scrape())
+        times = []
+        for _ in range(max(20, trials * 5)):
+            t0 = time.perf_counter()
+            scrape()
+            times.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(times), series
+    finally:
+        srv.stop()
+        shutil.rmtree(data, ignore_errors=True)

@@ -53,73 +53,47 @@ GPU_GAUGES: dict[str, tuple[str, float, str]] = {
 
 
 def genai_sql(db: str, one_tenant: bool) -> str:
-    """The cumulative GenAI figures per label set (one tenant's with ``{tenant:String}``)."""
-    sums = ", ".join(f"sum({c}) AS x_{c}" for c in _SUMS)
-    arrays = ", ".join(f"sumForEachMerge({c}) AS x_{c}" for c in _ARRAYS)
+    """The cumulative GenAI figures per label set, each label bounded (``{limit:UInt32}``
+    values per tenant, those seen first; the rest folded into ``other``, and the operations
+    folded counted per label in ``x_over_<label>``); one tenant's with ``{tenant:String}``.
+    Folding is done here so that a scrape reads at most a few rows per label set kept, however
+    many values the spans brought."""
     where = "WHERE tenant_id = {tenant:String}" if one_tenant else ""
-    return (f"SELECT tenant_id, service, model, operation, "
-            f"toUnixTimestamp64Nano(min(first_seen)) AS first_ns, {sums}, {arrays} "
-            f"FROM {db}.prometheus_totals {where} "
-            "GROUP BY tenant_id, service, model, operation")
+    ranks = "\n".join(
+        f"{label}_rank AS (SELECT tenant_id, {label}, row_number() OVER (PARTITION BY tenant_id "
+        f"ORDER BY min(first_seen), {label}) AS r FROM {db}.prometheus_totals {where} "
+        f"GROUP BY tenant_id, {label}),"
+        for label in GENAI_LABELS)
+    folded = ", ".join(f"if({label}_rank.r <= {{limit:UInt32}}, t.{label}, '{OTHER}') AS {label}"
+                       for label in GENAI_LABELS)
+    over = ", ".join(f"sumIf(t.requests, {label}_rank.r > {{limit:UInt32}}) AS x_over_{label}"
+                     for label in GENAI_LABELS)
+    joins = " ".join(f"JOIN {label}_rank ON {label}_rank.tenant_id = t.tenant_id "
+                     f"AND {label}_rank.{label} = t.{label}" for label in GENAI_LABELS)
+    sums = ", ".join(f"sum(t.{c}) AS x_{c}" for c in _SUMS)
+    arrays = ", ".join(f"sumForEachMerge(t.{c}) AS x_{c}" for c in _ARRAYS)
+    return (f"WITH {ranks.rstrip(',')} "
+            f"SELECT t.tenant_id AS tenant_id, {folded}, {sums}, {arrays}, {over} "
+            f"FROM {db}.prometheus_totals AS t {joins} "
+            f"{where.replace('tenant_id', 't.tenant_id')} "
+            "GROUP BY tenant_id, service, model, operation "
+            "ORDER BY tenant_id, service, model, operation")
 
 
 @dataclass
 class GenAiRow:
-    """The figures of one label set, as ``prometheus_totals`` keeps them."""
+    """The figures of one label set, as :func:`genai_sql` returns them."""
 
-    first_ns: int
     sums: dict[str, float]
     arrays: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def from_db(cls, r: Mapping[str, Any]) -> GenAiRow:
-        return cls(int(r["first_ns"]), {c: float(r[f"x_{c}"]) for c in _SUMS},
+        return cls({c: float(r[f"x_{c}"]) for c in _SUMS},
                    {c: [int(x) for x in r[f"x_{c}"]] for c in _ARRAYS})
-
-    def merge(self, other: GenAiRow) -> None:
-        self.first_ns = min(self.first_ns, other.first_ns)
-        for c in _SUMS:
-            self.sums[c] += other.sums[c]
-        for c in _ARRAYS:
-            mine, theirs = self.arrays.get(c) or [], other.arrays.get(c) or []
-            n = max(len(mine), len(theirs))
-            self.arrays[c] = [(mine[i] if i < len(mine) else 0)
-                              + (theirs[i] if i < len(theirs) else 0) for i in range(n)]
 
 
 Key = tuple[str, str, str, str]  # tenant, service, model, operation
-
-
-def fold(rows: Iterable[tuple[Key, GenAiRow]], limit: int
-         ) -> tuple[dict[Key, GenAiRow], dict[tuple[str, str], int]]:
-    """Bound each label: per tenant, the ``limit`` values seen first are kept, the others
-    become ``other``.  Returns the folded rows and, per (tenant, label), the operations whose
-    value was folded."""
-    rows = sorted(rows, key=lambda kr: (kr[1].first_ns, kr[0]))
-    kept: dict[tuple[str, str], set[str]] = {}
-    for (tenant, *values), _ in rows:
-        for label, value in zip(GENAI_LABELS, values, strict=True):
-            seen = kept.setdefault((tenant, label), set())
-            if len(seen) < limit:
-                seen.add(value)
-    out: dict[Key, GenAiRow] = {}
-    overflow: dict[tuple[str, str], int] = {}
-    for (tenant, *values), row in rows:
-        folded = []
-        for label, value in zip(GENAI_LABELS, values, strict=True):
-            if value in kept[(tenant, label)]:
-                folded.append(value)
-            else:
-                folded.append(OTHER)
-                key = (tenant, label)
-                overflow[key] = overflow.get(key, 0) + int(row.sums["requests"])
-        k: Key = (tenant, folded[0], folded[1], folded[2])
-        if k in out:
-            out[k].merge(row)
-        else:
-            out[k] = GenAiRow(row.first_ns, dict(row.sums), {c: list(a) for c, a in
-                                                             row.arrays.items()})
-    return out, overflow
 
 
 class LabelLimiter:
@@ -210,9 +184,16 @@ class PromMetrics:
                server: Mapping[str, float]) -> None:
         """Write the series ``tenant`` may see (every tenant's, and the server's own, for
         ``None``); ``genai``: rows of :func:`genai_sql`."""
-        rows, overflow = fold(
-            (((str(r["tenant_id"]), str(r["service"]), str(r["model"]), str(r["operation"])),
-              GenAiRow.from_db(r)) for r in genai), self.label_limit)
+        rows: dict[Key, GenAiRow] = {}
+        overflow: dict[tuple[str, str], int] = {}
+        for r in genai:
+            key = (str(r["tenant_id"]), str(r["service"]), str(r["model"]), str(r["operation"]))
+            rows[key] = GenAiRow.from_db(r)
+            for label in GENAI_LABELS:
+                folded = int(r[f"x_over_{label}"])
+                if folded:
+                    k = (key[0], label)
+                    overflow[k] = overflow.get(k, 0) + folded
         with self._lock:
             gpus = sorted((k, v) for k, v in self.gpus.items() if tenant in (None, k[0]))
             for k, v in self.gpu_limit.overflow.items():

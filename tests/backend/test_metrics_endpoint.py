@@ -19,7 +19,7 @@ PROTOBUF = {"content-type": "application/x-protobuf"}
 
 @pytest.fixture(scope="module")
 def server(data_dirs: Callable[[str], Path]) -> Iterator[BackendServer]:
-    srv = BackendServer(data_dirs("metrics") / "data")
+    srv = BackendServer(data_dirs("metrics") / "data", metrics_label_limit=3)
     yield srv
     srv.stop()
 
@@ -152,19 +152,17 @@ def test_the_view_buckets_are_the_code_buckets() -> None:
         assert literal in flat, (prefix, literal)
 
 
-def test_label_values_past_the_limit_fold_into_other() -> None:
-    from axonize_backend.prometheus import GenAiRow, fold
-
-    def row(first: int, requests: int) -> GenAiRow:
-        sums = dict.fromkeys(("requests", "errors", "tokens_input", "tokens_output",
-                              "cost_usd", "gpu_seconds", "duration_sum", "ttft_count",
-                              "ttft_sum", "tpot_count", "tpot_sum", "tps_count", "tps_sum"), 0.0)
-        sums["requests"] = requests
-        return GenAiRow(first, sums, {"duration_le": [requests]})
-
-    rows = [(("t", "s", f"m{i}", "chat"), row(i, 1 + i)) for i in range(5)]
-    folded, overflow = fold(rows, 2)
-    assert sorted(k[2] for k in folded) == ["m0", "m1", "other"]
-    assert folded[("t", "s", "other", "chat")].sums["requests"] == 3 + 4 + 5
-    assert folded[("t", "s", "other", "chat")].arrays["duration_le"] == [12]
-    assert overflow == {("t", "model"): 12}
+def test_label_values_past_the_limit_fold_into_other(server: BackendServer) -> None:
+    tid, key = server.tenant("prom-flood")
+    for i in range(5):  # one request each: model-0 is seen first, model-4 last
+        _send(server, key, "/v1/traces", llm_spans_request("svc", [
+            {"gen_ai.operation.name": "chat", "gen_ai.request.model": f"model-{i}",
+             "ai.llm.ttft_ms": 10.0}] * (i + 1)))
+        server.backend.wait_loaded()
+    s = _samples(_scrape(server, key)[0])
+    models = {dict(lab)["model"]: v for (n, lab), v in s.items()
+              if n == "axonize_gen_ai_requests_total"}
+    assert models == {"model-0": 1, "model-1": 2, "model-2": 3, "other": 4 + 5}
+    other = {"tenant": tid, "model": "other"}
+    assert _find(s, "axonize_gen_ai_time_to_first_token_seconds_count", **other) == [9]
+    assert _find(s, "axonize_metrics_label_overflow_total", tenant=tid, label="model") == [9]

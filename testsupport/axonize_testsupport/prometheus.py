@@ -43,10 +43,10 @@ def promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProc
 
 
 class Prometheus:
-    """A Prometheus server scraping ``targets`` every ``interval`` s: each target a dict with
+    """A Prometheus server scraping ``targets`` every ``interval_ms``: each target a dict with
     ``job``, ``address`` (host:port) and optionally ``bearer`` (a key)."""
 
-    def __init__(self, targets: list[dict[str, str]], interval: float = 1.0) -> None:
+    def __init__(self, targets: list[dict[str, str]], interval_ms: int = 1000) -> None:
         self.binary = tool("prometheus")
         self.dir = Path(tempfile.mkdtemp(prefix="axonize-prometheus-"))
         self.port = free_port()
@@ -54,14 +54,14 @@ class Prometheus:
         jobs = []
         for t in targets:
             job: dict[str, Any] = {
-                "job_name": t["job"], "scrape_interval": f"{interval}s",
-                "scrape_timeout": f"{interval}s",
+                "job_name": t["job"], "scrape_interval": f"{interval_ms}ms",
+                "scrape_timeout": f"{interval_ms}ms",
                 "static_configs": [{"targets": [t["address"]]}],
             }
             if t.get("bearer"):
                 job["authorization"] = {"type": "Bearer", "credentials": t["bearer"]}
             jobs.append(job)
-        config = {"global": {"scrape_interval": f"{interval}s"}, "scrape_configs": jobs}
+        config = {"global": {"scrape_interval": f"{interval_ms}ms"}, "scrape_configs": jobs}
         # JSON is YAML: no YAML library needed.
         (self.dir / "prometheus.yml").write_text(json.dumps(config), encoding="utf-8")
         self.log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 (closed in stop)
@@ -81,8 +81,9 @@ class Prometheus:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                logs = self.logs()
                 self.stop()
-                raise RuntimeError("prometheus did not start: " + self.logs())
+                raise RuntimeError("prometheus did not start: " + logs)
             time.sleep(0.1)
 
     def logs(self) -> str:

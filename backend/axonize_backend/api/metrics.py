@@ -49,7 +49,9 @@ def render_metrics(backend: Backend, tenant: str | None, openmetrics: bool) -> E
     second at most), the rest from memory."""
     backend.wait_loaded(1.0)
     spans = backend.spans
-    params = {"tenant": tenant} if tenant is not None else None
+    params: dict[str, object] = {"limit": backend.prom.label_limit}
+    if tenant is not None:
+        params["tenant"] = tenant
     genai = spans.transport.query(genai_sql(spans.db, tenant is not None), params)
     out = Exposition(openmetrics)
     server = {
