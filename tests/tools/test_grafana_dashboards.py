@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from axonize_core._prometheus import METRICS
 from axonize_testsupport.prometheus import promtool
+
+from axonize_core._prometheus import METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
 
