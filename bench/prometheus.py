@@ -64,40 +64,15 @@ def prometheus(sizes: Sizes) -> list[Figure]:
     # 2. axonize-server's /metrics with as many series (a ClickHouse query and formatting).
     backend_ms, backend_series = _backend_scrape(trials)
 
-    # 3. span_ns with the exporter on (scraped every 100 ms) vs off, trials alternating.
-    on, off = [], []
-    n = sizes.n
-    for _ in range(trials):
-        for side in ("off", "on"):
-            stop = threading.Event()
-            scraper = None
-            if side == "on":
-                p = free_port()
-                _init(prometheus_port=p)
-
-                def scrape_loop(u: str = f"http://127.0.0.1:{p}/metrics",
-                                stop: threading.Event = stop) -> None:
-                    while not stop.wait(0.1):
-                        _fetch(u)
-
-                scraper = threading.Thread(target=scrape_loop, daemon=True)
-                scraper.start()
-            else:
-                _init()
-            span = axonize.span
-            for _ in range(min(n, 2000)):  # warm up
-                with span("x"):
-                    pass
-            axonize.flush(60)
-            t0 = time.thread_time_ns()
-            for _ in range(n):
-                with span("x"):
-                    pass
-            (on if side == "on" else off).append((time.thread_time_ns() - t0) / n)
-            stop.set()
-            if scraper is not None:
-                scraper.join(5)
-            axonize.shutdown(10)
+    # 3. span_ns with the exporter on (scraped every 100 ms) vs off; each trial measures both,
+    # in alternating order, and the figure is the median of the per-trial ratios.
+    on, off, ratios = [], [], []
+    for trial in range(trials * 2):
+        sides = ("off", "on") if trial % 2 == 0 else ("on", "off")
+        got = {side: _span_ns(side, sizes.n) for side in sides}
+        on.append(got["on"])
+        off.append(got["off"])
+        ratios.append(got["off"] / got["on"])
     on_ns, off_ns = statistics.median(on), statistics.median(off)
     return [
         Figure("metrics_scrape_ms", "ms", process_ms, backend_ms,
@@ -105,10 +80,49 @@ def prometheus(sizes: Sizes) -> list[Figure]:
                backend_ms / process_ms if process_ms else float("nan"), "<= 50 ms",
                f"GET /metrics of an instrumented process with {series:,} series, loopback"),
         Figure("prometheus_span_ns", "ns", on_ns, off_ns,
-               "span_ns with the exporter off (same run)", off_ns / on_ns if on_ns else 0.0,
+               "span_ns with the exporter off (same run)", statistics.median(ratios),
                "nothing measurable (ratio ~1)",
-               "process exporter on and scraped every 100 ms; trials alternate"),
+               "process exporter on and scraped every 100 ms; both sides in each trial, "
+               "alternating order; ratio: median of the per-trial ratios"),
     ]
+
+
+def _span_ns(side: str, n: int) -> float:
+    """Caller CPU ns of a plain span, the exporter on (and scraped) or off."""
+    from axonize_testsupport.ports import free_port
+
+    import axonize
+
+    stop = threading.Event()
+    scraper = None
+    if side == "on":
+        port = free_port()
+        _init(prometheus_port=port)
+
+        def scrape_loop(url: str = f"http://127.0.0.1:{port}/metrics") -> None:
+            while not stop.wait(0.1):
+                _fetch(url)
+
+        scraper = threading.Thread(target=scrape_loop, daemon=True)
+        scraper.start()
+    else:
+        _init()
+    try:
+        span = axonize.span
+        for _ in range(min(n, 2000)):  # warm up
+            with span("x"):
+                pass
+        axonize.flush(60)
+        t0 = time.thread_time_ns()
+        for _ in range(n):
+            with span("x"):
+                pass
+        return (time.thread_time_ns() - t0) / n
+    finally:
+        stop.set()
+        if scraper is not None:
+            scraper.join(5)
+        axonize.shutdown(10)
 
 
 def _backend_scrape(trials: int) -> tuple[float, int]:

@@ -105,3 +105,30 @@ def test_semconv_doc_has_the_prometheus_names() -> None:
     doc = (ROOT / "docs" / "semconv.md").read_text()
     assert _prometheus.render_doc(doc) == doc, (
         "run: python -m axonize semconv --write docs/semconv.md")
+
+
+def test_axonize_instrument_prometheus_port_serves_the_program() -> None:
+    import os
+
+    port = free_port()
+    program = ("import axonize, sys\n"
+               "with axonize.llm_span(model='m', operation='chat'):\n"
+               "    pass\n"
+               "axonize.flush(10)\n"
+               "print('ready', flush=True)\n"
+               "sys.stdin.read()\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AXONIZE_", "OTEL_"))}
+    launcher = Path(sys.executable).with_name("axonize-instrument")
+    proc = subprocess.Popen(
+        [str(launcher), "--prometheus-port", str(port), "--exporter", "none", sys.executable,
+         "-c", program], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        status, _, text = _get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        assert 'axonize_gen_ai_operation_duration_seconds_count{operation="chat",model="m"} 1' \
+            in text
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(20)
