@@ -11,8 +11,6 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.connection import ASGIConnection
-from litestar.handlers import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from axonize_backend import errors
@@ -22,26 +20,22 @@ from axonize_backend.prometheus import genai_sql
 from axonize_backend.service import Backend
 from axonize_core._prometheus import Exposition, wants_openmetrics
 
-#: Where the guard leaves whose series a scrape may see (None: all), in the request's state.
-SCOPE_KEY = "axonize_metrics_tenant"
-
 REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
            405: "bad_request", 413: "too_large", 415: "unsupported_media_type",
            422: "bad_request", 429: "overloaded", 503: "overloaded"}
 
 
-def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Admin key: everything; a tenant key: that tenant's series; else 401."""
-    backend = backend_of(connection.app.state)
-    key = backend.key_from_headers(connection.headers)
+def scrape_scope(backend: Backend, headers: Any) -> str | None:
+    """Whose series a scrape may see: every tenant's (None) for the admin key, the tenant's
+    own for its key; 401 otherwise."""
+    key = backend.key_from_headers(headers)
     if backend.is_admin(key):
-        connection.state[SCOPE_KEY] = None
-        return
+        return None
     tenant = backend.tenants.authenticate(key) if key else None
     if tenant is None:
         raise UnauthorizedProblem(
             "scraping needs a key: 'authorization: Bearer <tenant or admin key>'")
-    connection.state[SCOPE_KEY] = tenant
+    return tenant
 
 
 def render_metrics(backend: Backend, tenant: str | None, openmetrics: bool) -> Exposition:
@@ -65,13 +59,12 @@ def render_metrics(backend: Backend, tenant: str | None, openmetrics: bool) -> E
 
 class MetricsController(Controller):
     tags = ["metrics"]
-    guards = [metrics_guard]
 
     @get("/metrics", sync_to_thread=True)
     def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Prometheus scrape (text 0.0.4, or OpenMetrics when the Accept header asks)."""
         backend = backend_of(request.app.state)
-        tenant = request.state[SCOPE_KEY]
+        tenant = scrape_scope(backend, request.headers)  # off the event loop: it may query
         out = render_metrics(backend, tenant, wants_openmetrics(request.headers.get("accept", "")))
         return Response(out.render(), media_type=out.content_type)
 
