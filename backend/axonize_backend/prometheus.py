@@ -4,14 +4,15 @@ GenAI figures (per tenant, service, model and operation) are kept by ClickHouse:
 materialized view (``migrations/clickhouse/0005_prometheus_totals.sql``) folds each loaded span
 into cumulative counters and histogram buckets, so the ingest path does no extra work per span
 (walking the attributes in Python at ingest cost 4x what checking a request costs; measured, see
-docs/backend.md) and a scrape reads one row per label set (:func:`genai_rows`).  GPU gauges
+docs/backend.md) and a scrape reads one row per label set kept (:func:`genai_sql`).  GPU gauges
 (the latest value of each, few points per request) and the server's own counters are kept in
 memory as they happen (:class:`PromMetrics`).
 
 Label values come from the data, so each label is bounded: per tenant, at most
 ``label_limit`` distinct values of ``service``, ``model``, ``operation``, ``gpu_uuid`` and
-``node``, the first seen kept; the rest are folded into ``other`` and what was folded is counted
-in ``axonize_metrics_label_overflow_total``.
+``node``, the first seen kept (ranked in the query for the GenAI labels, as points arrive for
+the GPU ones); the rest are folded into ``other`` and what was folded is counted in
+``axonize_metrics_label_overflow_total``.
 """
 
 from __future__ import annotations
