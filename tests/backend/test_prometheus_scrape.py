@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,6 +102,10 @@ def test_prometheus_scrapes_the_backend_and_a_process(
             'axonize_gen_ai_token_usage_tokens_sum{job="process",token_type="output"}')) == 15
 
         # Without a key the scrape is refused.
+        deadline = time.monotonic() + 30
+        while any(t["health"] == "unknown" for t in prom.targets()):
+            assert time.monotonic() < deadline, prom.targets()
+            time.sleep(0.25)
         nokey = [t for t in prom.targets() if t["labels"]["job"] == "nokey"]
         assert nokey and nokey[0]["health"] == "down"
         assert "401" in str(nokey[0]["lastError"])
