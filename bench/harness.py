@@ -66,9 +66,9 @@ GROUPS = {
                                       "a new thread or pool task, hook on vs off"),
     "sdk_down": Group(sdk_down.sdk_down, "sdk_down_rss_mb: memory a dead endpoint costs a "
                                          "process making 10k LLM spans/s"),
-    "prometheus": Group(prometheus.prometheus, "metrics_scrape_ms, prometheus_span_ns: "
-                                               "/metrics with 1,000 series; span_ns with the "
-                                               "process exporter on vs off"),
+    "prometheus": Group(prometheus.prometheus, "metrics_scrape_ms, backend_metrics_scrape_ms, "
+                                               "prometheus_span_ns: /metrics with 1,000 "
+                                               "series; span_ns with the exporter on vs off"),
 }
 
 

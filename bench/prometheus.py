@@ -1,5 +1,6 @@
 """Prometheus: ``metrics_scrape_ms`` (an instrumented process's ``/metrics`` over loopback with
-about 1,000 series; and axonize-server's, on its embedded stores, with as many), and
+about 1,000 series), ``backend_metrics_scrape_ms`` (axonize-server's, on its embedded stores,
+with as many), and
 ``prometheus_span_ns``: the caller CPU of a span with the process exporter on (and scraped 10
 times a second) vs off, in the same run."""
 
@@ -74,11 +75,13 @@ def prometheus(sizes: Sizes) -> list[Figure]:
         off.append(got["off"])
         ratios.append(got["off"] / got["on"])
     on_ns, off_ns = statistics.median(on), statistics.median(off)
+    nan = float("nan")
     return [
-        Figure("metrics_scrape_ms", "ms", process_ms, backend_ms,
-               f"axonize-server GET /metrics, {backend_series:,} series (embedded stores)",
-               backend_ms / process_ms if process_ms else float("nan"), "<= 50 ms",
+        Figure("metrics_scrape_ms", "ms", process_ms, nan, "", nan, "<= 50 ms",
                f"GET /metrics of an instrumented process with {series:,} series, loopback"),
+        Figure("backend_metrics_scrape_ms", "ms", backend_ms, nan, "", nan, "<= 50 ms",
+               f"GET /metrics of axonize-server (admin key, embedded stores) with "
+               f"{backend_series:,} series, loopback"),
         Figure("prometheus_span_ns", "ns", on_ns, off_ns,
                "span_ns with the exporter off (same run)", statistics.median(ratios),
                "nothing measurable (ratio ~1)",

@@ -53,13 +53,30 @@ GPU_GAUGES: dict[str, tuple[str, float, str]] = {
 }
 
 
-def genai_sql(db: str, one_tenant: bool) -> str:
+def widest_sql(db: str, one_tenant: bool) -> str:
+    """The most distinct values any GenAI label has in one tenant (column ``n``): when it is
+    within the limit, :func:`genai_sql` need not fold (a cheaper query)."""
+    where = "WHERE tenant_id = {tenant:String}" if one_tenant else ""
+    counts = ", ".join(f"uniqExact({label})" for label in GENAI_LABELS)
+    return (f"SELECT greatest({counts}) AS n FROM {db}.prometheus_totals {where} "
+            "GROUP BY tenant_id ORDER BY n DESC LIMIT 1")
+
+
+def genai_sql(db: str, one_tenant: bool, fold: bool = True) -> str:
     """The cumulative GenAI figures per label set, each label bounded (``{limit:UInt32}``
     values per tenant, those seen first; the rest folded into ``other``, and the operations
     folded counted per label in ``x_over_<label>``); one tenant's with ``{tenant:String}``.
     Folding is done here so that a scrape reads at most a few rows per label set kept, however
-    many values the spans brought."""
+    many values the spans brought; without ``fold`` (no label over the limit), plain sums."""
     where = "WHERE tenant_id = {tenant:String}" if one_tenant else ""
+    sums = ", ".join(f"sum(t.{c}) AS x_{c}" for c in _SUMS)
+    arrays = ", ".join(f"sumForEachMerge(t.{c}) AS x_{c}" for c in _ARRAYS)
+    if not fold:
+        none = ", ".join(f"0 AS x_over_{label}" for label in GENAI_LABELS)
+        return (f"SELECT t.tenant_id AS tenant_id, t.service AS service, t.model AS model, "
+                f"t.operation AS operation, {sums}, {arrays}, {none} "
+                f"FROM {db}.prometheus_totals AS t {where.replace('tenant_id', 't.tenant_id')} "
+                "GROUP BY tenant_id, service, model, operation")
     ranks = "\n".join(
         f"{label}_rank AS (SELECT tenant_id, {label}, row_number() OVER (PARTITION BY tenant_id "
         f"ORDER BY min(first_seen), {label}) AS r FROM {db}.prometheus_totals {where} "
@@ -71,14 +88,11 @@ def genai_sql(db: str, one_tenant: bool) -> str:
                      for label in GENAI_LABELS)
     joins = " ".join(f"JOIN {label}_rank ON {label}_rank.tenant_id = t.tenant_id "
                      f"AND {label}_rank.{label} = t.{label}" for label in GENAI_LABELS)
-    sums = ", ".join(f"sum(t.{c}) AS x_{c}" for c in _SUMS)
-    arrays = ", ".join(f"sumForEachMerge(t.{c}) AS x_{c}" for c in _ARRAYS)
     return (f"WITH {ranks.rstrip(',')} "
             f"SELECT t.tenant_id AS tenant_id, {folded}, {sums}, {arrays}, {over} "
             f"FROM {db}.prometheus_totals AS t {joins} "
             f"{where.replace('tenant_id', 't.tenant_id')} "
-            "GROUP BY tenant_id, service, model, operation "
-            "ORDER BY tenant_id, service, model, operation")
+            "GROUP BY tenant_id, service, model, operation")
 
 
 @dataclass

@@ -207,15 +207,18 @@ class Exposition:
         if not rows:
             return
         self._header(name, "histogram", help_text)
-        les = [f'le="{format_value(float(b))}"' for b in bounds] + ['le="+Inf"']
+        les = [f'le="{format_value(float(b))}"}} ' for b in bounds] + ['le="+Inf"} ']
         out = self._lines
         for labels, counts, total in rows:
+            base = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+            bucket = f"{name}_bucket{{{base}," if base else f"{name}_bucket{{"
             running = 0
             for le, c in zip(les, counts, strict=False):
                 running += c
-                out.append(f"{name}_bucket{_labels(labels, le)} {running}")
-            out.append(f"{name}_sum{_labels(labels)} {format_value(total)}")
-            out.append(f"{name}_count{_labels(labels)} {running}")
+                out.append(f"{bucket}{le}{running}")
+            tail = f"{{{base}}}" if base else ""
+            out.append(f"{name}_sum{tail} {format_value(total)}")
+            out.append(f"{name}_count{tail} {running}")
 
     def render(self) -> bytes:
         tail = ["# EOF"] if self.openmetrics else []

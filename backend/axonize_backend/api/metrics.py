@@ -16,7 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from axonize_backend import errors
 from axonize_backend.api.auth import backend_of
 from axonize_backend.api.problems import UnauthorizedProblem
-from axonize_backend.prometheus import genai_sql
+from axonize_backend.prometheus import genai_sql, widest_sql
 from axonize_backend.service import Backend
 from axonize_core._prometheus import Exposition, wants_openmetrics
 
@@ -46,7 +46,10 @@ def render_metrics(backend: Backend, tenant: str | None, openmetrics: bool) -> E
     params: dict[str, object] = {"limit": backend.prom.label_limit}
     if tenant is not None:
         params["tenant"] = tenant
-    genai = spans.transport.query(genai_sql(spans.db, tenant is not None), params)
+    one = tenant is not None
+    widest = spans.transport.query(widest_sql(spans.db, one), params)
+    fold = bool(widest) and int(widest[0]["n"]) > backend.prom.label_limit
+    genai = spans.transport.query(genai_sql(spans.db, one, fold), params)
     out = Exposition(openmetrics)
     server = {
         "refused_spans": backend.refused_spans,
