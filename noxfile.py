@@ -47,6 +47,7 @@ def tests(session: nox.Session) -> None:
     session.install(*constraint, "-e",
                     ".[test,transformers,ollama,nvidia,backend,diffusers,collector]",
                     "-e", "testsupport")
+    _ensure_prometheus(session)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "AXONIZE_STRICT": "1"})
 
@@ -240,3 +241,29 @@ def tests_browser(session: nox.Session) -> None:
     _build_dashboard(session)
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/dashboard", *session.posargs,
                 env={"AXONIZE_STRICT": "1"})
+
+
+def _ensure_prometheus(session: nox.Session) -> None:
+    """Debian's ``prometheus`` package (the server and ``promtool``) for the Prometheus tests,
+    installed when missing; its service is neither started nor left enabled (the tests run the
+    binary themselves on loopback).  Makes its absence a test failure, not a skip."""
+    import shutil
+
+    session.env["AXONIZE_REQUIRE_PROMETHEUS"] = "1"
+    if shutil.which("prometheus") and shutil.which("promtool"):
+        return
+    policy = pathlib.Path("/usr/sbin/policy-rc.d")
+    own_policy = not policy.exists()
+    if own_policy:  # invoke-rc.d starts no service while this says no
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus",
+                    external=True, env=env)
+    finally:
+        if own_policy:
+            policy.unlink()
+    if shutil.which("systemctl"):
+        session.run("systemctl", "disable", "prometheus", external=True, success_codes=[0, 1])

@@ -27,6 +27,7 @@ from bench import (
     gpu,
     hf_generate,
     ollama,
+    prometheus,
     relay,
     sdk_down,
     threads,
@@ -76,6 +77,9 @@ GROUPS = {
     "relay": Group(relay.relay, "relay_spans_per_s, relay_down_rss_mb: axonize-collector's "
                                 "throughput (cost + redaction) and its memory with the "
                                 "destination down"),
+    "prometheus": Group(prometheus.prometheus, "metrics_scrape_ms, backend_metrics_scrape_ms, "
+                                               "prometheus_span_ns: /metrics with 1,000 "
+                                               "series; span_ns with the exporter on vs off"),
 }
 
 

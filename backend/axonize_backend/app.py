@@ -22,6 +22,7 @@ from axonize_backend.api.auth import BACKEND, provide_backend
 from axonize_backend.api.dashboard import STATIC_DIR, dashboard_router
 from axonize_backend.api.gpus import GpuController
 from axonize_backend.api.health import HealthController
+from axonize_backend.api.metrics import MetricsController, prometheus_middleware
 from axonize_backend.api.otlp_http import OtlpController
 from axonize_backend.api.problems import PROBLEM_DETAILS
 from axonize_backend.api.traces import TraceController
@@ -35,6 +36,7 @@ API = [
     GpuController,
     AnalyticsController,
     AdminController,
+    MetricsController,
 ]
 
 
@@ -45,6 +47,7 @@ def _openapi() -> OpenAPIConfig:
 def create_app(backend: Backend, static_dir: Path = STATIC_DIR) -> Litestar:
     return Litestar(
         route_handlers=[*API, dashboard_router(static_dir)],
+        middleware=[prometheus_middleware],
         state=State({BACKEND: backend}),
         dependencies={"backend": Provide(provide_backend, sync_to_thread=False)},
         plugins=[PROBLEM_DETAILS],

@@ -35,6 +35,8 @@ environment:
   AXONIZE_MAX_REQUEST_BYTES  largest request, after gzip too (default 16 MiB)
   AXONIZE_HEADER_TIMEOUT_S, AXONIZE_BODY_TIMEOUT_S, AXONIZE_IDLE_TIMEOUT_S (10, 60, 5)
   AXONIZE_MAX_CONNECTIONS connections per listener (default 1024)
+  AXONIZE_METRICS_LABEL_LIMIT  values of each label per tenant on /metrics; the rest are
+                          folded into "other" (default 100)
 
 example:
   AXONIZE_ADMIN_KEY=secret axonize-server serve

@@ -34,6 +34,7 @@ class ServerConfig:
     # A collector config file (YAML or TOML) whose `processors` section is run on every trace
     # request before it is stored (docs/backend.md says what each costs); "" runs none.
     processors_file: str = ""
+    metrics_label_limit: int = 100  # distinct values per label and tenant on /metrics
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
@@ -56,4 +57,5 @@ class ServerConfig:
             idle_timeout_s=float(env.get("AXONIZE_IDLE_TIMEOUT_S", "5")),
             max_connections=int(env.get("AXONIZE_MAX_CONNECTIONS", "1024")),
             processors_file=env.get("AXONIZE_PROCESSORS_FILE", ""),
+            metrics_label_limit=int(env.get("AXONIZE_METRICS_LABEL_LIMIT", "100")),
         )

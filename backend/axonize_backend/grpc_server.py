@@ -31,10 +31,13 @@ def _handler(backend: Backend, kind: str) -> Any:
             result = backend.ingest_metrics(tenant, request, "application/x-protobuf")
             return bytes(metrics_response(result).SerializeToString())
         except Unauthorized as exc:
+            backend.prom.rejected_request("unauthorized", "grpc")
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         except BadRequest as exc:
+            backend.prom.rejected_request("bad_request", "grpc")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
+            backend.prom.rejected_request("overloaded", "grpc")
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 

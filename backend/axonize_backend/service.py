@@ -24,6 +24,7 @@ from axonize_backend.otlp import (
     parse_metrics,
     time_window,
 )
+from axonize_backend.prometheus import PromMetrics
 from axonize_backend.spans import SpanStore
 from axonize_backend.tenants import TenantStore, start_embedded_postgres
 
@@ -73,6 +74,7 @@ class Backend:
         self._slots = threading.BoundedSemaphore(16)
         self.refused_spans = 0  # spans refused for their time (counted, logged, answered)
         self.processors = _processors(config.processors_file)
+        self.prom = PromMetrics(config.metrics_label_limit)  # what /metrics shows
         # Acknowledged requests wait on disk for a bulk load into the span store.
         self.log = IngestLog(
             config.data_dir / "ingest-log",
@@ -163,6 +165,7 @@ class Backend:
                 self.log.append(tenant_id, checked.body, checked.days)
             except LogFull as exc:
                 raise Overloaded(str(exc)) from None
+            self.prom.ingested_traces(checked.spans)
             return IngestResult(
                 spans=checked.spans, rejected=checked.rejected, reason=checked.reason
             )
@@ -197,6 +200,7 @@ class Backend:
             if not points:
                 return IngestResult()
             stored = self.spans.insert_gpu_metrics(tenant_id, points)
+            self.prom.observe_gpu(tenant_id, points, stored)
             return IngestResult(gpu_points=stored, rejected=refused, reason=reason)
 
 

@@ -37,13 +37,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "semconv":
+        from axonize_core._prometheus import render_doc as render_prometheus_doc
         from axonize_core.semconv import markdown_table, render_doc
 
         if args.write:
             with open(args.write, encoding="utf-8") as fh:
                 text = fh.read()
             with open(args.write, "w", encoding="utf-8") as fh:
-                fh.write(render_doc(text))
+                fh.write(render_prometheus_doc(render_doc(text)))
             return 0
         sys.stdout.write(markdown_table())
         return 0

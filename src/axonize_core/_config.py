@@ -127,6 +127,12 @@ SETTINGS: tuple[Setting, ...] = (
             "GenAI conventions introduced in v1.41, the client-side streaming metrics "
             "`gen_ai.client.operation.time_to_first_chunk` / `.time_per_output_chunk` and the "
             "span attribute `gen_ai.response.time_to_first_chunk` (docs/semconv.md)."),
+    Setting("prometheus_port", "AXONIZE_PROMETHEUS_PORT", "", "0",
+            "Serve the GenAI and GPU metrics for Prometheus on this port (`/metrics`, with "
+            "`/healthz`, `/health`, `/readyz`, `/ready`); `0`: off (nothing started, no cost). "
+            "See docs/prometheus.md."),
+    Setting("prometheus_host", "AXONIZE_PROMETHEUS_HOST", "", "127.0.0.1",
+            "Address the Prometheus exporter binds (`0.0.0.0` to be scraped from other hosts)."),
 )
 
 
@@ -171,6 +177,8 @@ class Config:
     genai_conventions: str = "default"
     flush_on_sigterm: bool = True
     thread_context: bool = True
+    prometheus_port: int = 0
+    prometheus_host: str = "127.0.0.1"
 
     # ----------------------------------------------------------------- derived
     def resolved_endpoint(self) -> str:
@@ -235,6 +243,13 @@ def _positive_int(v: Any) -> int:
     n = int(v)
     if n <= 0:
         raise ValueError(f"expected a positive integer, got {v!r}")
+    return n
+
+
+def _port(v: Any) -> int:
+    n = int(v)
+    if not 0 <= n <= 65535:
+        raise ValueError(f"expected a port from 0 to 65535, got {v!r}")
     return n
 
 
@@ -344,6 +359,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "genai_conventions": _genai_conventions,
     "flush_on_sigterm": _bool_kw,
     "thread_context": _bool_kw,
+    "prometheus_port": _port,
+    "prometheus_host": _str,
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Config))

@@ -23,6 +23,7 @@ _OPTIONS = (
     "service_name", "environment", "endpoint", "protocol", "headers", "api_key", "exporter",
     "file_path", "sample_rate", "semconv", "plugins", "disabled_plugins", "capture_content",
     "max_content_length", "batch_size", "flush_interval_ms", "debug",
+    "prometheus_port",
 )
 
 

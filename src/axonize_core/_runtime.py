@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -61,6 +62,10 @@ def init(*, exporter: Exporter | str | None = None, **settings: Any) -> Config:
         proc.hooks.extend(RUNTIME.export_hooks)
         _start_gpu(cfg, metrics)
         RUNTIME.processor = proc
+        if cfg.prometheus_port:  # the exporter's module is loaded only when asked for
+            from axonize_core import _prom_exporter
+
+            _prom_exporter.serve(cfg.prometheus_host, cfg.prometheus_port)
         PIPELINE.set_sink(proc.buffer)
         PIPELINE.sample_bound = int(cfg.sample_rate * (1 << 64))
         RECORDING.on = True
@@ -170,8 +175,15 @@ def _shutdown_locked(timeout: float) -> bool:
         return False
     finally:
         _stop_gpu()
+        _stop_prometheus()
         if PIPELINE.sink is proc.buffer:
             PIPELINE.set_sink(NullSink())
+
+
+def _stop_prometheus() -> None:
+    exporter = sys.modules.get("axonize_core._prom_exporter")
+    if exporter is not None:
+        exporter.stop()
 
 
 def _at_exit() -> None:

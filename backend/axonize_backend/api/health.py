@@ -1,4 +1,4 @@
-"""``/healthz`` and ``/readyz``."""
+"""``/healthz`` and ``/readyz`` (aliases ``/health`` and ``/ready``)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Readiness(msgspec.Struct):
 class HealthController(Controller):
     tags = ["health"]
 
-    @get("/healthz", sync_to_thread=False)
+    @get(["/healthz", "/health"], sync_to_thread=False)
     def healthz(self) -> Health:
         """The process is up."""
         return Health("ok")
@@ -40,12 +40,21 @@ class HealthController(Controller):
     def readyz(self, backend: NamedDependency[Backend]) -> Response[Readiness]:
         """Both stores answer; and the ingest's counters since start (the quarantine's since
         ever)."""
-        stores = {"clickhouse": backend.spans.ping(), "postgres": backend.tenants.ping()}
-        ok = all(stores.values())
-        ingest = IngestStats(
-            backend.log.unloaded_bytes, backend.log.quarantined, backend.refused_spans
-        )
-        return Response(
-            Readiness("ok" if ok else "unavailable", stores, ingest),
-            status_code=200 if ok else 503,
-        )
+        return readiness(backend)
+
+    @get("/ready", sync_to_thread=True)
+    def ready(self, backend: NamedDependency[Backend]) -> Response[Readiness]:
+        """Alias of ``/readyz`` (a path list on one sync-to-thread handler breaks Litestar)."""
+        return readiness(backend)
+
+
+def readiness(backend: Backend) -> Response[Readiness]:
+    stores = {"clickhouse": backend.spans.ping(), "postgres": backend.tenants.ping()}
+    ok = all(stores.values())
+    ingest = IngestStats(
+        backend.log.unloaded_bytes, backend.log.quarantined, backend.refused_spans
+    )
+    return Response(
+        Readiness("ok" if ok else "unavailable", stores, ingest),
+        status_code=200 if ok else 503,
+    )
