@@ -144,9 +144,8 @@ class _Request:
                     timeline.attributes(a)
                 else:
                     stats = None
-                request_figures(span, out, stats, a)
-                if self.delta and completions(out):  # each output carried only its new tokens
-                    span.set_tokens_output(self.tokens)
+                # DELTA outputs carry only their new tokens: count what streamed.
+                request_figures(span, out, stats, a, self.tokens if self.delta else None)
             if how in ("closed", "cancelled"):
                 a.setdefault(semconv.AI_LLM_FINISH_REASONS, ("abort",))
             span.set_attributes(a)

@@ -117,13 +117,16 @@ def _ms(start: int, end: int) -> float | None:
     return (end - start) / 1e6 if start and end >= start else None
 
 
-def request_figures(span: LlmSpan, out: Any, stats: Any, a: dict[str, Any]) -> None:
-    """Tokens, finish reasons and cached prompt tokens of a finished ``RequestOutput``."""
+def request_figures(span: LlmSpan, out: Any, stats: Any, a: dict[str, Any],
+                    produced: int | None = None) -> None:
+    """Tokens, finish reasons and cached prompt tokens of a finished ``RequestOutput``
+    (``produced``: the output tokens, where the output holds only the last ones)."""
     prompt = getattr(out, "prompt_token_ids", None)
     if prompt is not None:
         span.set_tokens_input(len(prompt))
     seqs = completions(out)
-    produced = sum(len(c.token_ids) for c in seqs)
+    if produced is None:
+        produced = sum(len(c.token_ids) for c in seqs)
     if seqs:
         span.set_tokens_output(produced)
     reasons = finish_reasons(out)
