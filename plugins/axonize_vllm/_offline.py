@@ -189,8 +189,13 @@ def _bounds(timeline: Timeline | None, fallback_start: int) -> tuple[int, int]:
 
 
 def _embedding(out: Any, a: dict[str, Any]) -> None:
-    data = getattr(getattr(out, "outputs", None), "data", None)
-    shape = getattr(data, "shape", None)
+    """Dimensions of an embedding: a list (``embed``) or a tensor (``encode``)."""
+    output = getattr(out, "outputs", None)
+    vector = getattr(output, "embedding", None)
+    if isinstance(vector, list):
+        a[semconv.AI_EMBEDDING_DIMENSIONS] = len(vector)
+        return
+    shape = getattr(getattr(output, "data", None), "shape", None)
     if shape:
         a[semconv.AI_EMBEDDING_DIMENSIONS] = int(shape[-1])
 
