@@ -27,6 +27,7 @@ from bench import (
     ollama,
     sdk_down,
     threads,
+    vllm,
 )
 from bench.measure import Figure
 from bench.report import print_table, write_json, write_readme
@@ -65,6 +66,9 @@ GROUPS = {
                                       "a new thread or pool task, hook on vs off"),
     "sdk_down": Group(sdk_down.sdk_down, "sdk_down_rss_mb: memory a dead endpoint costs a "
                                          "process making 10k LLM spans/s"),
+    "vllm": Group(vllm.vllm, "vllm_overhead, vllm_request_overhead_us: offline vLLM generate "
+                             "on a tiny Llama, plugin on vs off (skipped without vllm: nox -s "
+                             "bench_vllm)"),
 }
 
 

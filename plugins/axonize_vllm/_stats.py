@@ -18,15 +18,14 @@ from axonize_core.instrumentation import LlmSpan, Span, emit_span, now_ns, semco
 _NS = 1_000_000_000
 _MS = 1e3
 
-# Attribute names this plugin adds (no semantic convention has them yet).
 QUEUE_MS = semconv.AI_SERVER_QUEUE_MS
 PREFILL_MS = semconv.AI_SERVER_PREFILL_MS
-DECODE_MS = "ai.server.decode_ms"
-TTFT_MS = "ai.server.ttft_ms"
-PREEMPTIONS = "ai.server.preemptions"
-CACHED_TOKENS = "ai.llm.tokens.cached_input"
-REQUEST_ID = "ai.request.id"
-CHOICE_COUNT = "ai.llm.request.choice_count"
+DECODE_MS = semconv.AI_SERVER_DECODE_MS
+TTFT_MS = semconv.AI_SERVER_TTFT_MS
+PREEMPTIONS = semconv.AI_SERVER_PREEMPTIONS
+CACHED_TOKENS = semconv.AI_LLM_TOKENS_CACHED_INPUT
+REQUEST_ID = semconv.AI_REQUEST_ID
+CHOICE_COUNT = semconv.AI_LLM_REQUEST_CHOICE_COUNT
 
 _SAMPLING = (
     ("max_tokens", semconv.AI_LLM_REQUEST_MAX_TOKENS),

@@ -60,3 +60,9 @@ def build_vllm_llama(path: Path) -> Path:
     finally:
         tok.chat_template = previous
     return path
+
+
+if __name__ == "__main__":  # python -m axonize_testsupport.vllm_models DIR
+    import sys
+
+    print(build_vllm_llama(Path(sys.argv[1])))

@@ -64,7 +64,8 @@ def request_span(op: str, model: str, parent: int, span_id: int, tokens_in: int,
             "ai.model.provider": "vllm", "gen_ai.provider.name": "vllm",
             "ai.llm.tokens.input": tokens_in, "gen_ai.usage.input_tokens": tokens_in,
             "ai.llm.tokens.output": tokens_out, "gen_ai.usage.output_tokens": tokens_out,
-            "ai.llm.tokens.cached_input": 0, "ai.request.id": request_id,
+            "ai.llm.tokens.cached_input": 0, "gen_ai.usage.cache_read.input_tokens": 0,
+            "ai.request.id": request_id,
             "ai.llm.finish_reasons": [finish], "gen_ai.response.finish_reasons": [finish],
             **params,
             # The engine's own figures.
@@ -84,7 +85,7 @@ def sampling(max_tokens: int, temperature: float) -> dict[str, Any]:
             "ai.llm.request.temperature": temperature,
             "gen_ai.request.temperature": temperature,
             "ai.llm.request.top_p": 1.0, "gen_ai.request.top_p": 1.0,
-            "ai.llm.request.choice_count": 1}
+            "ai.llm.request.choice_count": 1, "gen_ai.request.choice.count": 1}
 
 
 def phases(parent: int, first_id: int) -> list[dict[str, Any]]:

