@@ -116,7 +116,7 @@ def _traced(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
 
 
 class _Call:
-    __slots__ = ("engine", "gpus", "model", "op", "params", "span")
+    __slots__ = ("engine", "gpus", "model", "op", "params", "sampling", "span")
 
     def __init__(self, llm: Any, method: str, op: str, params: Any) -> None:
         engine = llm.llm_engine
@@ -129,8 +129,11 @@ class _Call:
         a: dict[str, Any] = {semconv.AI_OPERATION_NAME: op, semconv.AI_MODEL_PROVIDER: PROVIDER}
         if info.model:
             a[semconv.AI_MODEL_NAME] = info.model
+        # One set of parameters for every prompt: read once, copied into each request span.
+        self.sampling: dict[str, Any] | None = None
         if params is not None and not isinstance(params, (list, tuple)):
-            a.update(sampling_attributes(params))
+            self.sampling = sampling_attributes(params)
+            a.update(self.sampling)
         span = Span(f"vllm.LLM.{method}", a)
         if info.gpus:
             span.set_gpus(info.gpus)
@@ -150,15 +153,17 @@ class _Call:
             for i, out in enumerate(outputs):
                 if not hasattr(out, "prompt_token_ids"):
                     continue  # beam search: its steps ran as engine requests of their own
-                self._request(out, params[i] if per_request else params, offset)
+                self._request(out, params[i] if per_request else None, offset)
                 if hidden:
                     out.metrics = None  # as the user would have had it
         except Exception:
             log_internal_error("vllm-finish", "axonize: could not read vLLM's outputs")
 
     def _request(self, out: Any, params: Any, offset: int) -> None:
+        """``params``: the request's own parameters when each prompt had its own."""
         rs = SCOPE.LlmSpan(None, self.model, operation=self.op, provider=PROVIDER, kind=_SERVER)
-        a = sampling_attributes(params) if params is not None else {}
+        sampling = self.sampling
+        a = sampling.copy() if sampling is not None else sampling_attributes(params)
         stats = getattr(out, "metrics", None)
         timeline = None
         if stats is not None and hasattr(stats, "first_token_ts"):

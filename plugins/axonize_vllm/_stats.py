@@ -65,14 +65,6 @@ def completions(out: Any) -> list[Any]:
     return outputs if isinstance(outputs, list) else []
 
 
-def output_tokens(out: Any) -> int:
-    return sum(len(c.token_ids) for c in completions(out))
-
-
-def finish_reasons(out: Any) -> tuple[str, ...]:
-    return tuple(str(c.finish_reason) for c in completions(out) if c.finish_reason is not None)
-
-
 class Timeline:
     """One request's engine timestamps on the tracer's clock (ns; 0 where unknown)."""
 
@@ -81,11 +73,15 @@ class Timeline:
 
     def __init__(self, stats: Any, offset: int) -> None:
         self.arrival = int(stats.arrival_time * _NS) if stats.arrival_time else 0
-        self.queued = _wall(stats.queued_ts, offset)
-        self.scheduled = _wall(stats.scheduled_ts, offset)
-        self.first = _wall(stats.first_token_ts, offset)
-        self.last = _wall(stats.last_token_ts, offset)
-        self.preemptions = int(stats.num_preemptions)
+        ts = stats.queued_ts
+        self.queued = int(ts * _NS) + offset if ts else 0
+        ts = stats.scheduled_ts
+        self.scheduled = int(ts * _NS) + offset if ts else 0
+        ts = stats.first_token_ts
+        self.first = int(ts * _NS) + offset if ts else 0
+        ts = stats.last_token_ts
+        self.last = int(ts * _NS) + offset if ts else 0
+        self.preemptions: int | None = getattr(stats, "num_preemptions", None)  # vLLM >= 0.28
         latency = stats.first_token_latency
         self.ttft_ms = latency * _MS if latency else None
         self.queue_ms = _ms(self.queued, self.scheduled)
@@ -97,7 +93,8 @@ class Timeline:
                             (DECODE_MS, self.decode_ms), (TTFT_MS, self.ttft_ms)):
             if value is not None:
                 a[name] = value
-        a[PREEMPTIONS] = self.preemptions
+        if self.preemptions is not None:
+            a[PREEMPTIONS] = self.preemptions
 
     def phases(self, parent: Span) -> None:
         """The request's life as child spans: queued, prefill, decode (scheduler's times)."""
@@ -106,10 +103,6 @@ class Timeline:
                                  ("vllm.request.decode", self.first, self.last)):
             if start and end >= start:
                 emit_span(Span(name), start, end, parent=parent)
-
-
-def _wall(ts: float, offset: int) -> int:
-    return int(ts * _NS) + offset if ts else 0
 
 
 def _ms(start: int, end: int) -> float | None:
@@ -128,7 +121,7 @@ def request_figures(span: LlmSpan, out: Any, stats: Any, a: dict[str, Any],
         produced = sum(len(c.token_ids) for c in seqs)
     if seqs:
         span.set_tokens_output(produced)
-    reasons = finish_reasons(out)
+    reasons = tuple(str(c.finish_reason) for c in seqs if c.finish_reason is not None)
     if reasons:
         a[semconv.AI_LLM_FINISH_REASONS] = reasons
     cached = getattr(out, "num_cached_tokens", None)

@@ -22,8 +22,13 @@ vllm = pytest.importorskip("vllm")
 from axonize_testsupport.vllm_models import ENGINE_ARGS, build_vllm_llama  # noqa: E402
 from axonize_vllm import VllmInstrumentor  # noqa: E402
 from vllm import LLM, SamplingParams  # noqa: E402
+from vllm.v1.metrics.stats import RequestStateStats  # noqa: E402
 
 from axonize.testing import ANY_NUMBER, Capture, capture  # noqa: E402
+
+# vLLM counts preemptions per request from 0.28 on.
+PREEMPTIONS = {"ai.server.preemptions": 0} if hasattr(
+    RequestStateStats(), "num_preemptions") else {}
 
 pytestmark = [pytest.mark.axonize_capture(deterministic=False), pytest.mark.timeout(300)]
 
@@ -73,7 +78,7 @@ def request_span(op: str, model: str, parent: int, span_id: int, tokens_in: int,
             "ai.llm.tokens_per_second": ANY_NUMBER, "ai.server.tokens_per_second": ANY_NUMBER,
             "ai.server.ttft_ms": ANY_NUMBER, "ai.server.queue_ms": ANY_NUMBER,
             "ai.server.prefill_ms": ANY_NUMBER, "ai.server.decode_ms": ANY_NUMBER,
-            "ai.server.preemptions": 0,
+            **PREEMPTIONS,
         },
         "status": {"code": "UNSET", "message": ""},
         "events": [],
