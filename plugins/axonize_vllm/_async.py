@@ -16,7 +16,9 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from axonize_core.instrumentation import (
+    Span,
     SpanKind,
+    context,
     is_tracing,
     log_internal_error,
     now_ns,
@@ -36,6 +38,11 @@ from axonize_vllm._stats import (
 
 _SERVER = int(SpanKind.SERVER)
 _DELTA = "DELTA"
+ENDPOINT = "ai.server.endpoint"
+# ``vllm serve`` names its engine requests after the OpenAI endpoint that made them.
+_ENDPOINTS = (("chatcmpl-", "/v1/chat/completions", semconv.OPERATION_CHAT),
+              ("cmpl-", "/v1/completions", None),
+              ("embd-", "/v1/embeddings", None))
 
 
 def traced_async_generate(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
@@ -45,7 +52,7 @@ def traced_async_generate(wrapped: Callable[..., Any], instance: Any, args: tupl
         return stream
     params = args[1] if len(args) > 1 else kwargs.get("sampling_params")
     return _metered(stream, instance, params, _request_id(args, kwargs),
-                    semconv.OPERATION_TEXT_COMPLETION)
+                    semconv.OPERATION_TEXT_COMPLETION, kwargs.get("trace_headers"))
 
 
 def traced_async_encode(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
@@ -55,16 +62,16 @@ def traced_async_encode(wrapped: Callable[..., Any], instance: Any, args: tuple[
         return stream
     params = args[1] if len(args) > 1 else kwargs.get("pooling_params")
     return _metered(stream, instance, params, _request_id(args, kwargs),
-                    semconv.OPERATION_EMBEDDINGS)
+                    semconv.OPERATION_EMBEDDINGS, kwargs.get("trace_headers"))
 
 
 def _request_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return args[2] if len(args) > 2 else kwargs.get("request_id")
 
 
-async def _metered(stream: Any, engine: Any, params: Any, request_id: Any,
-                   op: str) -> AsyncGenerator[Any, None]:
-    request = _Request.start(engine, params, request_id, op)
+async def _metered(stream: Any, engine: Any, params: Any, request_id: Any, op: str,
+                   headers: Any) -> AsyncGenerator[Any, None]:
+    request = _Request.start(engine, params, request_id, op, headers)
     if request is None:
         async for out in stream:
             yield out
@@ -99,7 +106,13 @@ class _Request:
         info = engine_info(engine, engine.vllm_config)
         a = sampling_attributes(params)
         if request_id is not None:
-            a[REQUEST_ID] = str(request_id)
+            rid = str(request_id)
+            a[REQUEST_ID] = rid
+            for prefix, endpoint, endpoint_op in _ENDPOINTS:
+                if rid.startswith(prefix):
+                    a[ENDPOINT] = endpoint
+                    op = endpoint_op or op
+                    break
         span = SCOPE.LlmSpan(None, info.model, operation=op, provider=PROVIDER, attributes=a,
                              kind=_SERVER)
         if info.gpus:
@@ -111,10 +124,19 @@ class _Request:
         self.span = span
 
     @classmethod
-    def start(cls, engine: Any, params: Any, request_id: Any, op: str) -> _Request | None:
+    def start(cls, engine: Any, params: Any, request_id: Any, op: str,
+              headers: Any) -> _Request | None:
         try:
             request = cls(engine, params, request_id, op)
-            request.span.start()
+            remote = _remote_parent(headers) if headers else None
+            if remote is not None and context().span is None:  # no span made around it
+                token = remote.activate()  # the caller's span, from its ``traceparent``
+                try:
+                    request.span.start()
+                finally:
+                    Span.deactivate(token)
+            else:
+                request.span.start()
             return request
         except Exception:
             log_internal_error("vllm-async-start", "axonize: could not read an AsyncLLM request")
@@ -154,3 +176,25 @@ class _Request:
         except Exception:
             log_internal_error("vllm-async-end", "axonize: could not read an AsyncLLM request")
         span.end(exc)
+
+
+def _remote_parent(headers: Any) -> Span | None:
+    """A stand-in for the caller's span named by a W3C ``traceparent`` header (vLLM passes the
+    request's trace headers to the engine), or None."""
+    value = headers.get("traceparent") if hasattr(headers, "get") else None
+    if not isinstance(value, str):
+        return None
+    parts = value.strip().split("-")
+    if len(parts) < 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if not trace_id or not span_id:
+        return None
+    parent = Span("remote")
+    parent.trace_id = trace_id
+    parent.span_id = span_id
+    parent.sampled = bool(flags & 1)
+    return parent

@@ -215,3 +215,23 @@ def test_an_error_reaches_the_caller_unchanged_and_fails_the_span(
     assert span["attributes"]["ai.llm.stream.end"] == "error"
     exc_type = type(raised.value)
     assert span["attributes"]["error.type"] == f"{exc_type.__module__}.{exc_type.__qualname__}"
+
+
+def test_a_traceparent_makes_the_request_a_child_of_the_callers_span(
+        engine: Engine, axonize_capture: Capture) -> None:
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+    async def served(request_id: str, flags: str) -> None:
+        headers = {"traceparent": f"00-{trace_id}-{span_id}-{flags}"}
+        async for _ in engine.engine.generate("hello world", params(3), request_id,
+                                              trace_headers=headers):
+            pass
+
+    engine.run(served("chatcmpl-1", "01"))
+    engine.run(served("cmpl-2", "00"))  # the caller sampled its trace out: nothing recorded
+    (span,) = [s for s in axonize_capture.spans() if s.kind == 2]  # SERVER
+    assert span.trace_id.hex() == trace_id and span.parent_span_id.hex() == span_id
+    assert span.name == f"chat {engine.model}"  # vllm serve's chat endpoint names its requests
+    a = {kv.key: kv.value.string_value for kv in span.attributes}
+    assert a["ai.server.endpoint"] == "/v1/chat/completions"
+    assert a["ai.operation.name"] == "chat"
