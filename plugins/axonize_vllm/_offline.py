@@ -176,7 +176,7 @@ class _Call:
         request_figures(rs, out, stats, a)
         if self.op == semconv.OPERATION_EMBEDDINGS:
             _embedding(out, a)
-        rs.set_attributes(a)
+        rs.attributes = a  # a fresh dict of plain values: no copy needed
         if self.gpus:
             rs.set_gpus(self.gpus)
         start, end = _bounds(timeline, self.span.start_ns)
