@@ -8,6 +8,9 @@ with one log line):
   token) with TTFT, queue, prefill and decode time, TPOT, tokens/s, prompt, output and cached
   prompt tokens, preemptions, finish reason and sampling parameters, and child spans for the
   request's life (``queued``, ``prefill``, ``decode``) from the scheduler's timestamps;
+- the engine's start-up: ``vllm.engine.start`` (``LLM.__init__``, ``AsyncLLM.__init__``) with
+  ``vllm.engine.config``, ``vllm.engine.model_load`` and ``vllm.engine.kv_cache`` under it where
+  the engine core runs in-process;
 - ``LLM.__init__`` / ``LLMEngine.__init__``: ``LLM`` leaves the engine's per-request stats off
   by default; when the user did not choose, the plugin turns their collection on, keeps
   vLLM's periodic stats logger silent and hands back outputs whose ``metrics`` are ``None`` as
@@ -39,10 +42,16 @@ _log = logging.getLogger("axonize")
 
 def _targets() -> list[tuple[str, str, str, Callable[..., Any]]]:
     """(module, class, method, wrapper) for every public entry point the plugin wraps."""
-    from axonize_vllm import _async, _offline
+    from axonize_vllm import _async, _offline, _startup
 
     return [
         ("vllm.entrypoints.llm", "LLM", "__init__", _offline.traced_llm_init),
+        # Start-up phases (``LLM.__init__``'s wrapper makes their parent span).
+        ("vllm.engine.arg_utils", "EngineArgs", "create_engine_config",
+         _startup.traced_engine_config),
+        ("vllm.v1.executor.abstract", "Executor", "__init__", _startup.traced_model_load),
+        ("vllm.v1.engine.core", "EngineCore", "_initialize_kv_caches", _startup.traced_kv_cache),
+        ("vllm.v1.engine.async_llm", "AsyncLLM", "__init__", _startup.traced_engine_start),
         ("vllm.v1.engine.llm_engine", "LLMEngine", "__init__", _offline.traced_engine_init),
         ("vllm.entrypoints.llm", "LLM", "generate", _offline.traced_generate),
         ("vllm.entrypoints.llm", "LLM", "chat", _offline.traced_chat),

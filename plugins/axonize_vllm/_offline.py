@@ -40,13 +40,16 @@ PROVIDER = "vllm"
 # -- stats collection ------------------------------------------------------------------------
 def traced_llm_init(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
-    if "disable_log_stats" in kwargs:  # the user chose: leave it as asked
-        return wrapped(*args, **kwargs)
-    token = _FORCE_STATS.set(True)
+    """Creating an ``LLM``: the ``vllm.engine.start`` span; stats on unless the user chose."""
+    token = None if "disable_log_stats" in kwargs else _FORCE_STATS.set(True)
     try:
+        if is_tracing():
+            with Span("vllm.engine.start", {semconv.AI_MODEL_PROVIDER: PROVIDER}):
+                return wrapped(*args, **kwargs)
         return wrapped(*args, **kwargs)
     finally:
-        _FORCE_STATS.reset(token)
+        if token is not None:
+            _FORCE_STATS.reset(token)
 
 
 def traced_engine_init(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],

@@ -41,6 +41,7 @@ def _defined(name: str) -> tuple[type, Any]:
 
 
 ORIGINALS = {name: _defined(name) for name in _METHODS}
+STARTUP: list[dict[str, Any]] = []  # the spans of the engine's start-up, from the fixture
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,10 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     torch.set_num_threads(1)
     model = build_vllm_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
-    with capture(deterministic=False):  # the plugin starts no pipeline of its own
+    with capture(deterministic=False) as cap:  # the plugin starts no pipeline of its own
         assert VllmInstrumentor().instrument()
         engine = LLM(model=str(model), **ENGINE_ARGS)
+        STARTUP.extend(cap.spans_as_dicts())
     yield engine
     VllmInstrumentor().uninstrument()
     del engine
@@ -139,6 +141,17 @@ def test_a_batch_gets_a_call_span_and_a_span_per_request_with_the_engines_figure
     assert sorted((s["parent_span_id"], s["name"]) for s in kids) == sorted(
         (p, f"vllm.request.{n}") for p in (first["span_id"], second["span_id"])
         for n in ("queued", "prefill", "decode"))
+
+
+def test_the_engines_start_up_is_a_trace(llm: Any) -> None:
+    names = {s["name"]: s for s in STARTUP}
+    start = names["vllm.engine.start"]
+    assert start["parent_span_id"] is None
+    # The engine core runs in this process: each phase is a child of the start.
+    for phase in ("vllm.engine.config", "vllm.engine.model_load", "vllm.engine.kv_cache"):
+        assert (names[phase]["trace_id"], names[phase]["parent_span_id"]) == (
+            start["trace_id"], start["span_id"]), phase
+    assert {s["attributes"].get("ai.model.provider") for s in STARTUP} == {"vllm"}
 
 
 def test_request_spans_carry_the_engines_timestamps(llm: Any, axonize_capture: Capture) -> None:
