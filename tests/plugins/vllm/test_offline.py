@@ -240,3 +240,26 @@ def test_uninstrument_restores_the_originals(llm: Any, axonize_capture: Capture)
     finally:
         assert VllmInstrumentor().instrument()
     assert _defined("generate")[1] is not ORIGINALS["generate"][1]
+
+
+@pytest.mark.axonize_lenient  # the failed patch is reported as a warning on purpose
+def test_a_patch_that_fails_half_way_is_rolled_back_and_an_absent_one_skipped(
+        llm: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import axonize_vllm
+
+    inst = VllmInstrumentor()
+    inst.uninstrument()
+    real = axonize_vllm._targets()
+    try:
+        generate = next(t for t in real if t[2] == "generate")
+        absent = ("vllm.no_such_module", "LLM", "generate", generate[3])
+        unpatchable = ("builtins", "int", "__add__", generate[3])  # a built-in type refuses
+        monkeypatch.setattr(axonize_vllm, "_targets", lambda: [generate, absent, unpatchable])
+        with caplog.at_level("INFO", logger="axonize"):
+            assert not inst.instrument()
+        assert {name: _defined(name) for name in _METHODS} == ORIGINALS
+        skipped = [r for r in caplog.records if "skips vllm.no_such_module" in r.getMessage()]
+        assert len(skipped) == 1
+    finally:
+        monkeypatch.undo()
+        assert inst.instrument()
