@@ -38,7 +38,7 @@ from axonize_vllm._stats import (
 
 _SERVER = int(SpanKind.SERVER)
 _DELTA = "DELTA"
-ENDPOINT = "ai.server.endpoint"
+ENDPOINT = semconv.AI_SERVER_ENDPOINT
 # ``vllm serve`` names its engine requests after the OpenAI endpoint that made them.
 _ENDPOINTS = (("chatcmpl-", "/v1/chat/completions", semconv.OPERATION_CHAT),
               ("cmpl-", "/v1/completions", None),

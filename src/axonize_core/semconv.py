@@ -70,6 +70,7 @@ AI_SERVER_PREEMPTIONS = "ai.server.preemptions"
 AI_LLM_TOKENS_CACHED_INPUT = "ai.llm.tokens.cached_input"
 AI_LLM_REQUEST_CHOICE_COUNT = "ai.llm.request.choice_count"
 AI_REQUEST_ID = "ai.request.id"
+AI_SERVER_ENDPOINT = "ai.server.endpoint"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
 GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
 
@@ -258,6 +259,8 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(AI_LLM_REQUEST_CHOICE_COUNT, "int", "", "Completions asked for per prompt "
                   "(vLLM `n`).", GEN_AI_REQUEST_CHOICE_COUNT),
     AttributeSpec(AI_REQUEST_ID, "string", "", "The engine's id of the request."),
+    AttributeSpec(AI_SERVER_ENDPOINT, "string", "", "The inference server's API endpoint that "
+                  "made the request (`/v1/chat/completions`)."),
     AttributeSpec(AI_EMBEDDING_DIMENSIONS, "int", "", "Dimensions of each embedding.",
                   GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     AttributeSpec(AI_EMBEDDING_INPUTS, "int", "{input}", "Inputs embedded in the call."),
