@@ -65,6 +65,9 @@ def _targets() -> list[tuple[str, str, str, Callable[..., Any]]]:
         ("vllm.entrypoints.llm", "LLM", "encode", _offline.traced_encode),
         ("vllm.v1.engine.async_llm", "AsyncLLM", "generate", _async.traced_async_generate),
         ("vllm.v1.engine.async_llm", "AsyncLLM", "encode", _async.traced_async_encode),
+        # vLLM's own request span, when its OTLP tracing is on: Axonize's stands in for it.
+        ("vllm.v1.engine.output_processor", "OutputProcessor", "do_tracing",
+         _offline.traced_do_tracing),
     ]
 
 

@@ -67,6 +67,15 @@ def traced_engine_init(wrapped: Callable[..., Any], instance: Any, args: tuple[A
     return result
 
 
+def traced_do_tracing(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> Any:
+    """vLLM's own ``llm_request`` span (its OTLP tracing, ``--otlp-traces-endpoint``): while
+    Axonize traces, its request span stands in for it (one span per request, not two)."""
+    if is_tracing():
+        return None
+    return wrapped(*args, **kwargs)
+
+
 # -- calls -----------------------------------------------------------------------------------
 def traced_generate(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
