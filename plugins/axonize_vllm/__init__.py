@@ -19,8 +19,11 @@ with one log line):
   request, its time to first token measured at the first output, the engine's timings from the
   final output; a request aborted or cancelled ends its span as such.
 
-Per-request spans are of kind SERVER, so they feed ``gen_ai.server.time_to_first_token``,
-``gen_ai.server.time_per_output_token`` and ``gen_ai.server.request.duration`` per model.
+With vLLM's own OTLP tracing on, its ``llm_request`` span is skipped while Axonize traces: the
+request span stands in for it.  Per-request spans are of kind SERVER, so they feed
+``gen_ai.server.time_to_first_token``, ``gen_ai.server.time_per_output_token`` and
+``gen_ai.server.request.duration`` per model.  On CUDA they are attributed (``set_gpus``) to the
+engine's devices.
 """
 
 from __future__ import annotations
