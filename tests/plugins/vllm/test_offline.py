@@ -41,6 +41,23 @@ def _defined(name: str) -> tuple[type, Any]:
 
 
 ORIGINALS = {name: _defined(name) for name in _METHODS}
+
+
+def _every_target() -> dict[tuple[str, str, str], Any]:
+    """What each entry point the plugin wraps is, where its class defines it."""
+    import importlib
+
+    import axonize_vllm
+
+    found = {}
+    for module, cls_name, method, _ in axonize_vllm._targets():
+        cls = getattr(importlib.import_module(module), cls_name)
+        owner = next(c for c in cls.__mro__ if method in c.__dict__)
+        found[(module, cls_name, method)] = owner.__dict__[method]
+    return found
+
+
+ALL_ORIGINALS = _every_target()
 STARTUP: list[dict[str, Any]] = []  # the spans of the engine's start-up, from the fixture
 
 
@@ -235,6 +252,7 @@ def test_uninstrument_restores_the_originals(llm: Any, axonize_capture: Capture)
     VllmInstrumentor().uninstrument()
     try:
         assert {name: _defined(name) for name in _METHODS} == ORIGINALS
+        assert _every_target() == ALL_ORIGINALS
         llm.generate(["hello"], SamplingParams(max_tokens=2), use_tqdm=False)
         assert axonize_capture.spans_as_dicts() == []
     finally:
