@@ -86,7 +86,7 @@ def vllm(sizes: Sizes) -> list[Figure]:
                     f"{ax:,.0f} tok/s traced, {base:,.0f} tok/s plain (medians; the figure is "
                     f"the median slowdown of adjacent pairs)"),
         Figure("vllm_request_overhead_us", "us", per_request, 0.0,
-               "no plugin", 0.0, "<= 30 us CPU per request",
+               "no plugin", float("nan"), "<= 30 us CPU per request",
                note="caller-thread CPU of the wrapper and of turning one output into its "
                     "request span and 3 phase spans"),
     ]
