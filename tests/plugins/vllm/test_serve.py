@@ -19,12 +19,32 @@ import pytest
 pytest.importorskip("vllm")
 httpx = pytest.importorskip("httpx")
 
+from axonize_testsupport.otlp_sink import GrpcSink  # noqa: E402
 from axonize_testsupport.ports import free_port  # noqa: E402
 from axonize_testsupport.vllm_models import ENV, build_vllm_llama  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 TRACE_ID, PARENT_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+
+def _forwards_trace_headers_untraced() -> bool:
+    """Whether this vLLM's server hands a request's trace headers to the engine with its own
+    tracing off (0.32 does; 0.27 only with ``--otlp-traces-endpoint``)."""
+    import importlib
+    import inspect
+
+    for name in ("vllm.entrypoints.serve.engine.serving",
+                 "vllm.entrypoints.generate.base.serving"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for obj in vars(module).values():
+            method = getattr(obj, "_get_trace_headers", None)
+            if method is not None:
+                return "is_tracing_enabled" not in inspect.getsource(method)
+    return False
 
 
 def _spans(path: Path) -> list[dict[str, Any]]:
@@ -42,12 +62,17 @@ def test_a_served_chat_request_is_a_child_of_the_callers_traceparent(tmp_path: P
     port = free_port()
     launcher = Path(sys.executable).parent / "axonize-instrument"
     env = {**os.environ, **ENV, "AXONIZE_EXPORTER": "file", "AXONIZE_FILE_PATH": str(spans_file)}
+    vllm_tracing: list[str] = []
+    vllm_sink = None
+    if not _forwards_trace_headers_untraced():  # older vLLM: its own tracing must be on
+        vllm_sink = GrpcSink()
+        vllm_tracing = ["--otlp-traces-endpoint", vllm_sink.endpoint]
     server = subprocess.Popen(
         [str(launcher), "--service-name", "vllm-serve", sys.executable, "-m",
          "vllm.entrypoints.openai.api_server", "--model", str(model),
          "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
          "--dtype", "float32", "--enforce-eager", "--max-model-len", "256",
-         "--max-num-seqs", "4"],
+         "--max-num-seqs", "4", *vllm_tracing],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -74,6 +99,8 @@ def test_a_served_chat_request_is_a_child_of_the_callers_traceparent(tmp_path: P
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(10)
+        if vllm_sink is not None:
+            vllm_sink.stop()
     (request,) = [s for s in _spans(spans_file) if s.get("kind") == 2]  # SERVER
     assert (request["traceId"], request["parentSpanId"]) == (TRACE_ID, PARENT_ID)
     assert request["name"] == "chat tiny"
