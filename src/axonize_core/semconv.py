@@ -153,6 +153,7 @@ METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
 METRIC_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
 METRIC_TIME_PER_OUTPUT_TOKEN = "gen_ai.server.time_per_output_token"
 METRIC_SERVER_REQUEST_DURATION = "gen_ai.server.request.duration"
+METRIC_SERVER_QUEUE_TIME = "ai.server.queue_time"  # no standard name yet (vLLM's queue time)
 # Client side (code that calls a model over the network: Ollama's client), streamed calls only,
 # with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (conventions v1.41).
 METRIC_CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"

@@ -48,8 +48,9 @@ def test_nothing_is_recorded_when_not_tracing_or_under_an_unsampled_parent() -> 
 
 @pytest.mark.axonize_capture(deterministic=False)
 def test_server_spans_feed_the_server_request_duration(axonize_capture: Capture) -> None:
-    emit_span(SCOPE.LlmSpan(None, "served", kind=SpanKind.SERVER), 1_000_000_000,
-              1_250_000_000)
+    served = SCOPE.LlmSpan(None, "served", kind=SpanKind.SERVER,
+                           attributes={"ai.server.queue_ms": 40.0})
+    emit_span(served, 1_000_000_000, 1_250_000_000)
     with SCOPE.LlmSpan(None, "in-process") as s:  # INTERNAL: not a served request
         s.record_token(2)
     metrics = axonize_capture.metrics()
@@ -57,3 +58,5 @@ def test_server_spans_feed_the_server_request_duration(axonize_capture: Capture)
     assert point["attributes"]["gen_ai.request.model"] == "served"
     assert point["count"] == 1 and point["sum"] == pytest.approx(0.25)
     assert len(metrics["gen_ai.client.operation.duration"]) == 2
+    (queue,) = metrics["ai.server.queue_time"]  # the served request's wait, in s
+    assert queue["count"] == 1 and queue["sum"] == pytest.approx(0.04)

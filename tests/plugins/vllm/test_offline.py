@@ -215,7 +215,7 @@ def test_server_metrics_per_model(llm: Any, axonize_capture: Capture) -> None:
                  SamplingParams(max_tokens=4, ignore_eos=True), use_tqdm=False)
     metrics = axonize_capture.metrics()
     for name in ("gen_ai.server.time_to_first_token", "gen_ai.server.time_per_output_token",
-                 "gen_ai.server.request.duration"):
+                 "gen_ai.server.request.duration", "ai.server.queue_time"):
         (point,) = metrics[name]
         assert point["count"] == 3, name
         assert point["attributes"]["gen_ai.request.model"] == model
