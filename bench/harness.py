@@ -31,6 +31,7 @@ from bench import (
     relay,
     sdk_down,
     threads,
+    vllm,
 )
 from bench.measure import Figure
 from bench.report import print_table, write_json, write_readme
@@ -80,6 +81,9 @@ GROUPS = {
     "prometheus": Group(prometheus.prometheus, "metrics_scrape_ms, backend_metrics_scrape_ms, "
                                                "prometheus_span_ns: /metrics with 1,000 "
                                                "series; span_ns with the exporter on vs off"),
+    "vllm": Group(vllm.vllm, "vllm_overhead, vllm_request_overhead_us: offline vLLM generate "
+                             "on a tiny Llama, plugin on vs off (skipped without vllm: nox -s "
+                             "bench_vllm)"),
 }
 
 

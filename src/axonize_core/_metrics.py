@@ -2,7 +2,9 @@
 
 The standard instruments (``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage``;
 for spans of code that runs the model, ``gen_ai.server.time_to_first_token`` and
-``gen_ai.server.time_per_output_token``; for streamed calls of a client (span kind CLIENT), with
+``gen_ai.server.time_per_output_token``, and for spans of kind SERVER
+``gen_ai.server.request.duration`` and ``ai.server.queue_time`` (from ``ai.server.queue_ms``);
+for streamed calls of a client (span kind CLIENT), with
 the latest experimental conventions opted in, ``gen_ai.client.operation.time_to_first_chunk``
 and ``gen_ai.client.operation.time_per_output_chunk``) with their recommended bucket boundaries,
 plus ``ai.llm.tokens_per_second`` and the ``axonize.spans.dropped`` counter.  Cumulative
@@ -38,6 +40,10 @@ INSTRUMENTS: dict[str, tuple[str, str, Sequence[float]]] = {
     sc.METRIC_TIME_TO_FIRST_TOKEN: ("s", "Time to generate the first token.", TTFT_BUCKETS),
     sc.METRIC_TIME_PER_OUTPUT_TOKEN: ("s", "Time per output token after the first.",
                                       TPOT_BUCKETS),
+    sc.METRIC_SERVER_REQUEST_DURATION: ("s", "Time the model server took to serve the request.",
+                                        DURATION_BUCKETS),
+    sc.METRIC_SERVER_QUEUE_TIME: ("s", "Time a served request waited in the server's queue.",
+                                  TTFT_BUCKETS),
     sc.METRIC_CLIENT_TIME_TO_FIRST_CHUNK: ("s", "Time to receive the first chunk of a streamed "
                                           "response.", TTFT_BUCKETS),
     sc.METRIC_CLIENT_TIME_PER_OUTPUT_CHUNK: ("s", "Time per output chunk after the first (each "
@@ -49,6 +55,7 @@ INSTRUMENTS: dict[str, tuple[str, str, Sequence[float]]] = {
 
 Key = tuple[tuple[str, Any], ...]
 _CLIENT = 3  # SpanKind.CLIENT
+_SERVER = 2  # SpanKind.SERVER
 
 
 class Histogram:
@@ -104,6 +111,11 @@ class GenAiMetrics:
         start, end, first = rec[R.START_NS], rec[R.END_NS], llm[R.FIRST_TOKEN_NS]
         duration_s = max(0, end - start) / 1e9
         self._hist(sc.METRIC_OPERATION_DURATION, key).record(duration_s)
+        if rec[R.KIND] == _SERVER:  # a request an engine served (vLLM's per-request spans)
+            self._hist(sc.METRIC_SERVER_REQUEST_DURATION, key).record(duration_s)
+            queue_ms = rec[R.ATTRIBUTES].get(sc.AI_SERVER_QUEUE_MS) if rec[R.ATTRIBUTES] else None
+            if isinstance(queue_ms, (int, float)):
+                self._hist(sc.METRIC_SERVER_QUEUE_TIME, key).record(queue_ms / 1000)
         if llm[R.TOKENS_INPUT] is not None:
             self._hist(sc.METRIC_TOKEN_USAGE, (*key, (sc.GEN_AI_TOKEN_TYPE, "input"))).record(
                 llm[R.TOKENS_INPUT])

@@ -23,7 +23,9 @@ What a wrapper uses, all from this module:
 - :mod:`semconv` for attribute names, :class:`SpanKind`, :class:`SpanStatus`, and
   :func:`add_export_hook` for work on the exporter thread;
 - :func:`context` / :func:`attach` (:class:`TraceContext`): carry the current span to a thread
-  that no hook follows (threads and ``ThreadPoolExecutor`` tasks are followed already).
+  that no hook follows (threads and ``ThreadPoolExecutor`` tasks are followed already);
+- :func:`emit_span`: record a span after the fact with the start and end an engine measured
+  (a request's queue, prefill and decode, stamped by the engine's scheduler).
 
 Activation is lazy: :meth:`BaseInstrumentor.instrument` checks the installed framework version
 and then patches when the framework's module is imported (right away if it already is).  A
@@ -48,6 +50,7 @@ from axonize_core._log import debug_once, logger
 from axonize_core._runtime import add_export_hook, configured, remove_export_hook
 from axonize_core._span import LlmSpan, Span, SpanKind, SpanStatus
 from axonize_core._state import RECORDING
+from axonize_core._timed import emit_span
 from axonize_core.streams import meter_async_stream, meter_stream
 
 ENTRY_POINT_GROUP = "axonize.plugins"
@@ -286,6 +289,7 @@ __all__ = [
     "check_requirements",
     "content_capture_enabled",
     "context",
+    "emit_span",
     "is_tracing",
     "log_internal_error",
     "meter_async_stream",

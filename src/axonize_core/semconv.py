@@ -63,6 +63,16 @@ AI_SERVER_PREFILL_MS = "ai.server.prefill_ms"
 AI_SERVER_LOAD_MS = "ai.server.load_ms"
 AI_SERVER_TOTAL_MS = "ai.server.total_ms"
 AI_SERVER_QUEUE_MS = "ai.server.queue_ms"
+# Set by the vLLM plugin from the engine's per-request stats.
+AI_SERVER_DECODE_MS = "ai.server.decode_ms"
+AI_SERVER_TTFT_MS = "ai.server.ttft_ms"
+AI_SERVER_PREEMPTIONS = "ai.server.preemptions"
+AI_LLM_TOKENS_CACHED_INPUT = "ai.llm.tokens.cached_input"
+AI_LLM_REQUEST_CHOICE_COUNT = "ai.llm.request.choice_count"
+AI_REQUEST_ID = "ai.request.id"
+AI_SERVER_ENDPOINT = "ai.server.endpoint"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
 
 # --- embeddings and diffusion -----------------------------------------------------------------
 AI_EMBEDDING_DIMENSIONS = "ai.embedding.dimensions"
@@ -168,6 +178,8 @@ METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
 # Server side (code that runs the model in-process: transformers, vLLM's engine, Diffusers).
 METRIC_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
 METRIC_TIME_PER_OUTPUT_TOKEN = "gen_ai.server.time_per_output_token"
+METRIC_SERVER_REQUEST_DURATION = "gen_ai.server.request.duration"
+METRIC_SERVER_QUEUE_TIME = "ai.server.queue_time"  # no standard name yet (vLLM's queue time)
 # Client side (code that calls a model over the network: Ollama's client), streamed calls only,
 # with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (conventions v1.41).
 METRIC_CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
@@ -264,8 +276,20 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(AI_SERVER_LOAD_MS, "double", "ms", "Model load time the server reports."),
     AttributeSpec(AI_SERVER_TOTAL_MS, "double", "ms", "Total time the server reports."),
     AttributeSpec(AI_SERVER_QUEUE_MS, "double", "ms", "Time the request waited in the "
-                  "server's queue.",
-                  planned=True),
+                  "server's queue."),
+    AttributeSpec(AI_SERVER_DECODE_MS, "double", "ms", "First to last token, as the engine "
+                  "timed it (vLLM)."),
+    AttributeSpec(AI_SERVER_TTFT_MS, "double", "ms", "Arrival to first token, as the engine "
+                  "timed it (vLLM); `ai.llm.ttft_ms` is the span's own view."),
+    AttributeSpec(AI_SERVER_PREEMPTIONS, "int", "{preemption}", "Times the scheduler preempted "
+                  "the request (vLLM)."),
+    AttributeSpec(AI_LLM_TOKENS_CACHED_INPUT, "int", "{token}", "Prompt tokens served from the "
+                  "prefix cache.", GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    AttributeSpec(AI_LLM_REQUEST_CHOICE_COUNT, "int", "", "Completions asked for per prompt "
+                  "(vLLM `n`).", GEN_AI_REQUEST_CHOICE_COUNT),
+    AttributeSpec(AI_REQUEST_ID, "string", "", "The engine's id of the request."),
+    AttributeSpec(AI_SERVER_ENDPOINT, "string", "", "The inference server's API endpoint that "
+                  "made the request (`/v1/chat/completions`)."),
     AttributeSpec(AI_EMBEDDING_DIMENSIONS, "int", "", "Dimensions of each embedding.",
                   GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     AttributeSpec(AI_EMBEDDING_INPUTS, "int", "{input}", "Inputs embedded in the call."),
