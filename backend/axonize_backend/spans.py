@@ -350,14 +350,19 @@ class SpanStore:
     def cost_by(self, tenant_id: str, since_ns: int, until_ns: int,
                 attribute: str) -> list[dict[str, Any]]:
         """Spans, cost and GPU-seconds per value of a span attribute (an owner attribute, e.g.
-        ``owner.team``), with the latest budget marks of each (collector budget processor)."""
+        ``owner.team``), with the budget marks of each one's latest span that has them (the
+        collector's budget processor)."""
         sql = f"""
             SELECT attributes[{{attr:String}}] AS x_owner, count() AS x_spans,
                    sum(cost_usd) AS x_cost_usd, sum(gpu_seconds) AS x_gpu_seconds,
-                   argMax(attributes['cost.budget.name'], start_time) AS x_budget,
-                   argMax(attributes['cost.budget.limit_usd'], start_time) AS x_limit,
-                   argMax(attributes['cost.budget.spent_usd'], start_time) AS x_spent,
-                   argMax(attributes['cost.budget.exceeded'], start_time) AS x_exceeded
+                   argMaxIf(attributes['cost.budget.name'],
+                            start_time, attributes['cost.budget.name'] != '') AS x_budget,
+                   argMaxIf(attributes['cost.budget.limit_usd'],
+                            start_time, attributes['cost.budget.name'] != '') AS x_limit,
+                   argMaxIf(attributes['cost.budget.spent_usd'],
+                            start_time, attributes['cost.budget.name'] != '') AS x_spent,
+                   argMaxIf(attributes['cost.budget.exceeded'],
+                            start_time, attributes['cost.budget.name'] != '') AS x_exceeded
             FROM {self.db}.spans
             WHERE tenant_id = {{tenant:String}}
               AND start_time >= fromUnixTimestamp64Nano({{since:Int64}})

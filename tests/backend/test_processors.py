@@ -89,3 +89,33 @@ def test_ingested_spans_are_priced_masked_attributed_and_grouped_by_owner(
     assert attrs["http.request.header.authorization"] == "Bearer [REDACTED:bearer_token]"
     assert server.http.get("/api/v1/analytics/cost", params={"group_by": "colour"},
                            headers=headers).status_code == 400
+
+
+def test_an_owners_budget_is_its_latest_marked_span_not_its_latest_span(
+        server: BackendServer) -> None:
+    """An owner's later spans that carry no budget marks (no cost to count: not a GenAI span)
+    do not hide its budget state."""
+    _, key = server.tenant("budget-latest")
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "chat",
+                                                        "owner.team": "infra"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    now = time.time_ns()
+    provider.get_tracer("app").start_span("chat gpt-4o", start_time=now, attributes={
+        "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 100}).end(now + 10**6)
+    provider.get_tracer("app").start_span("GET /health", start_time=now + 10**9).end(
+        now + 10**9 + 1000)
+    provider.shutdown()
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+        export = ch.unary_unary(f"/{TRACE_SERVICE}/Export",
+                                request_serializer=ts.ExportTraceServiceRequest.SerializeToString,
+                                response_deserializer=ts.ExportTraceServiceResponse.FromString)
+        export(encode_spans(memory.get_finished_spans()), timeout=20,
+               metadata=(("authorization", f"Bearer {key}"),))
+    assert server.backend.wait_loaded(20)
+    r = server.http.get("/api/v1/analytics/cost", params={"group_by": "team"},
+                        headers={"authorization": f"Bearer {key}"})
+    (infra,) = r.json()["groups"]
+    assert infra["spans"] == 2
+    assert infra["budget"] is not None and infra["budget"]["name"] == "daily", infra
