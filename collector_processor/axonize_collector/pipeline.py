@@ -74,6 +74,15 @@ class Processor:
         into the encoded request; None (the default) if it must see the decoded spans."""
         return None
 
+    def spliced_encoded(self) -> dict[int, bytes] | None:
+        """:meth:`spliced`, each span's attributes encoded (span attributes, field 9, one
+        after the other): override to encode them faster."""
+        added = self.spliced()
+        if added is None:
+            return None
+        return {at: b"".join(encode_attribute(k, v) for k, v in attrs.items())
+                for at, attrs in added.items()}
+
     def close(self) -> None:
         """Release what the processor holds (a budget persists its state here)."""
 
@@ -151,11 +160,13 @@ class Pipeline:
         for p, which in begun:
             if which is False or (isinstance(which, frozenset) and not which):
                 continue
-            added = p.spliced() if isinstance(which, frozenset) else None
+            added = p.spliced_encoded() if isinstance(which, frozenset) else None
             if added is not None:
-                for at, attrs in added.items():
-                    extra[at] = extra.get(at, b"") + b"".join(
-                        encode_attribute(k, v) for k, v in attrs.items())
+                if not extra:
+                    extra = added
+                else:
+                    for at, data in added.items():
+                        extra[at] = extra.get(at, b"") + data
                 continue
             if which is True or p.verdicts:
                 return None
