@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from axonize_collector.cost_wire import COST, GPU, MISSING, priced_attributes, token_attributes
+from axonize_collector.cost_wire import COST, GPU, priced_attributes, token_attributes
 from axonize_collector.pipeline import Counts, Processor, Resource
 from axonize_collector.spans import append, duration_s, put
 from axonize_collector.splice import encode_attribute
@@ -81,17 +81,18 @@ class CostProcessor(Processor):
         way, with the model's prices looked up once per request and model."""
         plan: dict[int, tuple[float, float]] = {}
         cache = self._model_prices
-        for at, vals in found.items():
-            model = next((v for v in vals[:4] if v is not MISSING and v), None)
-            if model is None:
+        for at, (m0, m1, m2, m3, i0, i1, i2, o0, o1, o2) in found.items():
+            model = m0 or m1 or m2 or m3  # the first that is set and not empty
+            if not model:
                 continue
-            tokens_in = next((v for v in vals[4:7] if v is not MISSING), MISSING)
-            tokens_out = next((v for v in vals[7:] if v is not MISSING), MISSING)
-            if tokens_in is MISSING and tokens_out is MISSING:
+            tokens_in = i0 if i0 is not None else i1 if i1 is not None else i2
+            tokens_out = o0 if o0 is not None else o1 if o1 is not None else o2
+            if tokens_in is None and tokens_out is None:
                 continue
             if type(model) is bytes:
-                prices = cache.get(model, MISSING)
-                if prices is MISSING:
+                try:
+                    prices = cache[model]
+                except KeyError:
                     prices = self.prices.token_prices(model.decode("utf-8", "replace"))
                     if len(cache) < 4096:
                         cache[model] = prices
@@ -99,8 +100,8 @@ class CostProcessor(Processor):
                 prices = self.prices.token_prices(str(model))
             if prices is None:
                 continue
-            a = _number(tokens_in) if type(tokens_in) is not int else float(tokens_in)
-            b = _number(tokens_out) if type(tokens_out) is not int else float(tokens_out)
+            a = float(tokens_in) if type(tokens_in) is int else _number(tokens_in)
+            b = float(tokens_out) if type(tokens_out) is int else _number(tokens_out)
             usd = ((a or 0) * prices[0] + (b or 0) * prices[1]) / 1000.0  # add_token_cost's
             plan[at] = (usd, float(sum((usd,))))  # and add_total's
         return plan
@@ -198,8 +199,6 @@ class CostProcessor(Processor):
 def _number(value: Any) -> float:
     if type(value) is bytes:  # a string value as found in the body
         value = value.decode("utf-8", "replace")
-    elif value is MISSING:
-        return 0.0
     try:
         return float(value or 0)
     except (TypeError, ValueError):

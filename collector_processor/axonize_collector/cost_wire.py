@@ -108,9 +108,7 @@ _OUT_ROLES = (b"gen_ai.usage.output_tokens", b"ai.llm.tokens.output",
 _ROLE = {k: i for i, k in enumerate((*_MODEL_ROLES, *_IN_ROLES, *_OUT_ROLES))}
 # The keys with their length byte, as the token pattern finds them.
 _ROLE_FRAMED = {bytes([len(k)]) + k: i for k, i in _ROLE.items()}
-#: A role no attribute of the span filled.
-MISSING: Any = object()
-_EMPTY = [MISSING] * len(_ROLE)
+_EMPTY: list[Any] = [None] * len(_ROLE)  # None: a role no attribute of the span filled
 
 
 _TOKEN_KEYS = re.compile(
@@ -130,7 +128,7 @@ def token_attributes(body: bytes) -> dict[int, list[Any]] | None:
     """:func:`priced_attributes` for the common case, with less work per match: for each span
     (by position) that has any of the attributes, their values by role (model names in the
     order :data:`axonize_collector.cost.MODEL_KEYS`, then the input and output token keys in
-    theirs; :data:`MISSING` where absent), strings as their raw UTF-8 bytes.  None when a span
+    theirs; None where absent), strings as their raw UTF-8 bytes.  None when a span
     has anything else (``cost.*``, ``gpu.*``, a value longer than 127 bytes or of another type)
     or the body cannot be walked: :func:`priced_attributes` then."""
     try:
