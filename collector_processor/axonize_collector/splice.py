@@ -51,33 +51,39 @@ def append_attributes(body: bytes, extra: Mapping[int, bytes],
 def _rebuild(buf: bytes, i: int, end: int, depth: int, extra: Mapping[int, bytes],
              replace: Mapping[int, bytes], counter: list[int]) -> bytes:
     want = _PATH[depth]
+    last = depth == len(_PATH) - 1
     parts: list[bytes] = []
     copied = i  # bytes from here on not yet in parts
     while i < end:
-        field_start = i
-        tag, i = varint(buf, i)
-        field, wire = tag >> 3, tag & 7
+        tag = buf[i]  # tags and lengths under 128 take one byte: read inline
+        if tag < 0x80:
+            i += 1
+        else:
+            tag, i = varint(buf, i)
+        wire = tag & 7
         if wire == 2:
-            n, j = varint(buf, i)
-            if field == want:
-                if depth == len(_PATH) - 1:
+            n = buf[i]
+            if n < 0x80:
+                j = i + 1
+            else:
+                n, j = varint(buf, i)
+            if tag >> 3 == want:
+                if last:
                     k = counter[0]
-                    counter[0] += 1
+                    counter[0] = k + 1
                     new = replace.get(k)
-                    add = extra.get(k)
                     if new is not None:
-                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(new)),
-                                  new]
+                        parts += (buf[copied:i], _len(len(new)), new)
                         copied = j + n
-                    elif add:
-                        parts += [buf[copied:field_start], buf[field_start:i], _len(n + len(add)),
-                                  buf[j:j + n], add]
-                        copied = j + n
+                    else:
+                        add = extra.get(k)
+                        if add:
+                            parts += (buf[copied:i], _len(n + len(add)), buf[j:j + n], add)
+                            copied = j + n
                 else:
                     inner = _rebuild(buf, j, j + n, depth + 1, extra, replace, counter)
                     if len(inner) != n or inner != buf[j:j + n]:
-                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(inner)),
-                                  inner]
+                        parts += (buf[copied:i], _len(len(inner)), inner)
                         copied = j + n
             i = j + n
         elif wire == 0:

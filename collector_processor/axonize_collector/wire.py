@@ -57,19 +57,28 @@ def span_ranges(body: bytes) -> list[tuple[int, int]]:
 
 def _walk(buf: bytes, i: int, end: int, depth: int, out: list[tuple[int, int]]) -> None:
     want = _PATH[depth]
+    last = depth == len(_PATH) - 1
     while i < end:
-        tag, i = varint(buf, i)
-        field, wire = tag >> 3, tag & 7
-        if field == want and wire == 2:
-            n, i = varint(buf, i)
+        tag = buf[i]  # tags and lengths under 128 take one byte: read inline
+        if tag < 0x80:
+            i += 1
+        else:
+            tag, i = varint(buf, i)
+        if tag & 7 == 2:
+            n = buf[i]
+            if n < 0x80:
+                i += 1
+            else:
+                n, i = varint(buf, i)
             if i + n > end:
                 raise ValueError("a length runs past the end of its message")
-            if depth == len(_PATH) - 1:
-                out.append((i, i + n))
-            else:
-                _walk(buf, i, i + n, depth + 1, out)
+            if tag >> 3 == want:
+                if last:
+                    out.append((i, i + n))
+                else:
+                    _walk(buf, i, i + n, depth + 1, out)
             i += n
         else:
-            i = _skip(buf, i, wire)
+            i = _skip(buf, i, tag & 7)
     if i != end:
         raise ValueError("a field runs past the end of its message")
