@@ -151,7 +151,9 @@ def token_attributes(body: bytes) -> dict[int, list[Any]] | None:
                 if size:
                     vals[r] = text[:size[0]]
                 elif number:
-                    v = number[0] if len(number) == 1 else varint(number, 0)[0]
+                    v = number[0] if len(number) == 1 else (
+                        (number[0] & 0x7F) | number[1] << 7 if len(number) == 2
+                        else varint(number, 0)[0])
                     vals[r] = v - (1 << 64) if v >= 1 << 63 else v
                 elif double:
                     vals[r] = _DOUBLE.unpack(double)[0]

@@ -17,7 +17,15 @@ from axonize_core.otlp_wire import encode_field, encode_key_value, encode_varint
 
 _DOUBLE = struct.Struct("<d")
 _PATH = (1, 2, 2)  # as in axonize_collector.wire
-_len = encode_varint
+_LEN2 = [bytes((n & 0x7F | 0x80, n >> 7)) for n in range(0x80, 0x4000)]
+
+
+def _len(n: int) -> bytes:
+    """The varint of a length (those of two bytes made once)."""
+    if 0x80 <= n < 0x4000:
+        return _LEN2[n - 0x80]
+    return encode_varint(n)
+
 _DOUBLE_HEAD: dict[str, bytes] = {}  # key -> the encoding of a double attribute up to its value
 
 
@@ -65,6 +73,9 @@ def _rebuild(buf: bytes, i: int, end: int, depth: int, extra: Mapping[int, bytes
             n = buf[i]
             if n < 0x80:
                 j = i + 1
+            elif buf[i + 1] < 0x80:  # two bytes: a span's length, often
+                n = (n & 0x7F) | buf[i + 1] << 7
+                j = i + 2
             else:
                 n, j = varint(buf, i)
             if tag >> 3 == want:

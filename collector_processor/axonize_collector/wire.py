@@ -68,6 +68,9 @@ def _walk(buf: bytes, i: int, end: int, depth: int, out: list[tuple[int, int]]) 
             n = buf[i]
             if n < 0x80:
                 i += 1
+            elif buf[i + 1] < 0x80:  # two bytes: a span's length, often
+                n = (n & 0x7F) | buf[i + 1] << 7
+                i += 2
             else:
                 n, i = varint(buf, i)
             if i + n > end:
