@@ -102,3 +102,27 @@ def custom(patterns: dict[str, str]) -> tuple[Pattern, ...]:
         except re.error as exc:
             raise ValueError(f"redaction pattern {kind!r}: {exc}") from None
     return tuple(out)
+
+
+# Look-outs that one pass over the body can share: when every kind of a group is chosen, the
+# group's look-out replaces theirs (it matches wherever any of theirs does).
+_SHARED: tuple[tuple[frozenset[str], bytes], ...] = (
+    (frozenset({"openai_key", "anthropic_key"}), rb"k-(?<=sk-)"),  # sk-ant- is an sk-
+    (frozenset({"groq_key", "stripe_key"}), rb"k_(?:(?<=gsk_)|(?:live|test)_)"),
+)
+
+
+def lookouts(chosen: tuple[Pattern, ...] | list[Pattern]) -> list[bytes] | None:
+    """The look-outs to search the lower-cased body with, for these patterns: theirs, those
+    that can share a pass merged; None if a pattern has none (no fast path)."""
+    if any(p.scan is None for p in chosen):
+        return None
+    kinds = {p.kind for p in chosen}
+    out: list[bytes] = []
+    covered: set[str] = set()
+    for group, scan in _SHARED:
+        if group <= kinds:
+            out.append(scan)
+            covered |= group
+    out += [p.scan for p in chosen if p.kind not in covered and p.scan is not None]
+    return out
