@@ -178,20 +178,21 @@ class Pipeline:
         counts = Counts(spans_in=total, spans_out=total)
         replace: dict[int, bytes] = {}
         if visit:
-            ordinal = -1
+            base = 0  # the ordinal of the scope's first span
             for rs in req.resource_spans:
                 resource = Resource(rs.resource)
                 for ss in rs.scope_spans:
-                    for span in ss.spans:
-                        ordinal += 1
-                        if ordinal not in visit:
-                            continue
+                    spans = ss.spans
+                    n = len(spans)
+                    for ordinal in sorted(k for k in visit if base <= k < base + n):
+                        span = spans[ordinal - base]
                         counts.at = ordinal
                         active = [p for p, which in begun if which is True or (
                             isinstance(which, frozenset) and ordinal in which)]
                         self._one(active, span, resource, counts)  # no verdicts here
                         replace[ordinal] = span.SerializeToString()
                         extra.pop(ordinal, None)  # added by the visit itself
+                    base += n
         try:
             encoded = append_attributes(body, extra, replace) if extra or replace else body
         except (ValueError, TypeError, IndexError):
