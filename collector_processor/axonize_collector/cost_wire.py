@@ -124,6 +124,11 @@ _TOKEN_KEYS = re.compile(
     re.DOTALL)
 
 
+# Varints of one and two bytes (token counts under 16384), decoded once.
+_SMALL: dict[bytes, int] = {bytes((n,)): n for n in range(0x80)}
+_SMALL.update({bytes((n & 0x7F | 0x80, n >> 7)): n for n in range(0x80, 0x4000)})
+
+
 def token_attributes(body: bytes) -> dict[int, list[Any]] | None:
     """:func:`priced_attributes` for the common case, with less work per match: for each span
     (by position) that has any of the attributes, their values by role (model names in the
@@ -137,6 +142,7 @@ def token_attributes(body: bytes) -> dict[int, list[Any]] | None:
         return None
     found: dict[int, list[Any]] = {}
     role = _ROLE_FRAMED.get
+    small = _SMALL.get
     findall = _TOKEN_KEYS.findall
     try:
         for k, (start, end) in enumerate(ranges):
@@ -151,10 +157,12 @@ def token_attributes(body: bytes) -> dict[int, list[Any]] | None:
                 if size:
                     vals[r] = text[:size[0]]
                 elif number:
-                    v = number[0] if len(number) == 1 else (
-                        (number[0] & 0x7F) | number[1] << 7 if len(number) == 2
-                        else varint(number, 0)[0])
-                    vals[r] = v - (1 << 64) if v >= 1 << 63 else v
+                    v = small(number)
+                    if v is None:
+                        v = varint(number, 0)[0]
+                        if v >= 1 << 63:
+                            v -= 1 << 64
+                    vals[r] = v
                 elif double:
                     vals[r] = _DOUBLE.unpack(double)[0]
                 else:
