@@ -97,3 +97,76 @@ def priced_attributes(body: bytes) -> dict[int, dict[str, Any]] | None:
     except (IndexError, ValueError, struct.error):
         return None
     return found
+
+
+# The token fast path: the roles of the keys above that price a span from its tokens alone.
+_MODEL_ROLES = (b"gen_ai.response.model", b"ai.response.model", b"gen_ai.request.model",
+                b"ai.model.name")
+_IN_ROLES = (b"gen_ai.usage.input_tokens", b"ai.llm.tokens.input", b"gen_ai.usage.prompt_tokens")
+_OUT_ROLES = (b"gen_ai.usage.output_tokens", b"ai.llm.tokens.output",
+              b"gen_ai.usage.completion_tokens")
+_ROLE = {k: i for i, k in enumerate((*_MODEL_ROLES, *_IN_ROLES, *_OUT_ROLES))}
+# The keys with their length byte, as the token pattern finds them.
+_ROLE_FRAMED = {bytes([len(k)]) + k: i for k, i in _ROLE.items()}
+_EMPTY: list[Any] = [None] * len(_ROLE)  # None: a role no attribute of the span filled
+
+
+_TOKEN_KEYS = re.compile(
+    # As _KEYS, for the keys of _ROLE only (their length is part of the pattern), a string
+    # value followed by up to 127 bytes from where it starts (cut to its length by the caller).
+    rb"\x4a[\x80-\xff]?[\x00-\x7f]\x0a("
+    + b"|".join(re.escape(k) for k in _ROLE_FRAMED)
+    # and the keys the general path is for: found to hand the request to it.
+    + rb"|[\x00-\x7f](?:cost\.[a-z_]+|gpu\.\d+\.(?:name|mig\.profile))"
+    + rb")\x12"
+    rb"(?:[\x00-\x7f](?:\x0a([\x00-\x7f])(?=(.{0,127}))|\x18([\x80-\xff]{0,9}[\x00-\x7f])"
+    rb"|\x21(.{8}))?|[\x80-\xff])",
+    re.DOTALL)
+
+
+# Varints of one and two bytes (token counts under 16384), decoded once.
+_SMALL: dict[bytes, int] = {bytes((n,)): n for n in range(0x80)}
+_SMALL.update({bytes((n & 0x7F | 0x80, n >> 7)): n for n in range(0x80, 0x4000)})
+
+
+def token_attributes(body: bytes) -> dict[int, list[Any]] | None:
+    """:func:`priced_attributes` for the common case, with less work per match: for each span
+    (by position) that has any of the attributes, their values by role (model names in the
+    order :data:`axonize_collector.cost.MODEL_KEYS`, then the input and output token keys in
+    theirs; None where absent), strings as their raw UTF-8 bytes.  None when a span
+    has anything else (``cost.*``, ``gpu.*``, a value longer than 127 bytes or of another type)
+    or the body cannot be walked: :func:`priced_attributes` then."""
+    try:
+        ranges = span_ranges(body)
+    except ValueError:
+        return None
+    found: dict[int, list[Any]] = {}
+    role = _ROLE_FRAMED.get
+    small = _SMALL.get
+    findall = _TOKEN_KEYS.findall
+    try:
+        for k, (start, end) in enumerate(ranges):
+            matches = findall(body, start, end)
+            if not matches:
+                continue
+            vals = found[k] = list(_EMPTY)
+            for key, size, text, number, double in matches:
+                r = role(key)
+                if r is None:
+                    return None  # cost.* or gpu.*
+                if size:
+                    vals[r] = text[:size[0]]
+                elif number:
+                    v = small(number)
+                    if v is None:
+                        v = varint(number, 0)[0]
+                        if v >= 1 << 63:
+                            v -= 1 << 64
+                    vals[r] = v
+                elif double:
+                    vals[r] = _DOUBLE.unpack(double)[0]
+                else:
+                    return None  # a longer or other value
+    except (IndexError, ValueError, struct.error):
+        return None
+    return found

@@ -74,6 +74,15 @@ class Processor:
         into the encoded request; None (the default) if it must see the decoded spans."""
         return None
 
+    def spliced_encoded(self) -> dict[int, bytes] | None:
+        """:meth:`spliced`, each span's attributes encoded (span attributes, field 9, one
+        after the other): override to encode them faster."""
+        added = self.spliced()
+        if added is None:
+            return None
+        return {at: b"".join(encode_attribute(k, v) for k, v in attrs.items())
+                for at, attrs in added.items()}
+
     def close(self) -> None:
         """Release what the processor holds (a budget persists its state here)."""
 
@@ -151,11 +160,13 @@ class Pipeline:
         for p, which in begun:
             if which is False or (isinstance(which, frozenset) and not which):
                 continue
-            added = p.spliced() if isinstance(which, frozenset) else None
+            added = p.spliced_encoded() if isinstance(which, frozenset) else None
             if added is not None:
-                for at, attrs in added.items():
-                    extra[at] = extra.get(at, b"") + b"".join(
-                        encode_attribute(k, v) for k, v in attrs.items())
+                if not extra:
+                    extra = added
+                else:
+                    for at, data in added.items():
+                        extra[at] = extra.get(at, b"") + data
                 continue
             if which is True or p.verdicts:
                 return None
@@ -167,20 +178,21 @@ class Pipeline:
         counts = Counts(spans_in=total, spans_out=total)
         replace: dict[int, bytes] = {}
         if visit:
-            ordinal = -1
+            base = 0  # the ordinal of the scope's first span
             for rs in req.resource_spans:
                 resource = Resource(rs.resource)
                 for ss in rs.scope_spans:
-                    for span in ss.spans:
-                        ordinal += 1
-                        if ordinal not in visit:
-                            continue
+                    spans = ss.spans
+                    n = len(spans)
+                    for ordinal in sorted(k for k in visit if base <= k < base + n):
+                        span = spans[ordinal - base]
                         counts.at = ordinal
                         active = [p for p, which in begun if which is True or (
                             isinstance(which, frozenset) and ordinal in which)]
                         self._one(active, span, resource, counts)  # no verdicts here
                         replace[ordinal] = span.SerializeToString()
                         extra.pop(ordinal, None)  # added by the visit itself
+                    base += n
         try:
             encoded = append_attributes(body, extra, replace) if extra or replace else body
         except (ValueError, TypeError, IndexError):

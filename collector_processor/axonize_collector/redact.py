@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from axonize_collector.patterns import PII, SECRETS, Pattern, custom
+from axonize_collector.patterns import PII, SECRETS, Pattern, custom, lookouts
 from axonize_collector.pipeline import Counts, Processor, Resource
 from axonize_collector.spans import put, remove
 from axonize_collector.wire import span_ranges
@@ -51,8 +51,8 @@ class RedactionProcessor(Processor):
             chosen += PII
         self._custom = custom(patterns or {})
         # The fast path: every pattern has a look-out (user patterns have none).
-        self._scans = None if self._custom or any(p.scan is None for p in chosen) else [
-            re.compile(p.scan) for p in chosen if p.scan is not None]
+        scans = None if self._custom else lookouts(chosen)
+        self._scans = None if scans is None else [re.compile(s) for s in scans]
         self.patterns = (*chosen, *self._custom)
         self._any_text = None if self._custom or not chosen else re.compile(
             "|".join(f"(?:{p.regex.pattern})" for p in chosen), re.ASCII)

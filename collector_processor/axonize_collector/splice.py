@@ -12,12 +12,19 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from axonize_collector.wire import varint
+from axonize_collector.wire import layout
 from axonize_core.otlp_wire import encode_field, encode_key_value, encode_varint
 
 _DOUBLE = struct.Struct("<d")
-_PATH = (1, 2, 2)  # as in axonize_collector.wire
-_len = encode_varint
+_LEN2 = [bytes((n & 0x7F | 0x80, n >> 7)) for n in range(0x80, 0x4000)]
+
+
+def _len(n: int) -> bytes:
+    """The varint of a length (those of two bytes made once)."""
+    if 0x80 <= n < 0x4000:
+        return _LEN2[n - 0x80]
+    return encode_varint(n)
+
 _DOUBLE_HEAD: dict[str, bytes] = {}  # key -> the encoding of a double attribute up to its value
 
 
@@ -44,51 +51,49 @@ def append_attributes(body: bytes, extra: Mapping[int, bytes],
                       replace: Mapping[int, bytes] | None = None) -> bytes:
     """``body`` with ``extra[k]`` (encoded attributes) appended to its ``k``-th span, and the
     ``k``-th span replaced by ``replace[k]`` (an encoded span)."""
-    counter = [0]
-    return _rebuild(body, 0, len(body), 0, extra, replace or {}, counter)
-
-
-def _rebuild(buf: bytes, i: int, end: int, depth: int, extra: Mapping[int, bytes],
-             replace: Mapping[int, bytes], counter: list[int]) -> bytes:
-    want = _PATH[depth]
+    replace = replace or {}
+    if not extra and not replace:
+        return body
+    lay = layout(body)
+    fields = lay.fields
+    edits: list[tuple[int, int, tuple[bytes, ...]]] = []  # (from, to, what replaces it)
+    grew = [0] * len(fields)  # how much each span grew
+    for k, new in replace.items():
+        if k >= len(fields):
+            continue
+        at, start, end = fields[k]
+        head = _len(len(new))
+        edits.append((at, end, (head, new)))
+        grew[k] = len(head) + len(new) - (end - at)
+    for k, add in extra.items():
+        if not add or k >= len(fields) or k in replace:
+            continue
+        at, start, end = fields[k]
+        n = end - start + len(add)
+        head = _LEN2[n - 0x80] if 0x80 <= n < 0x4000 else _len(n)
+        edits.append((at, end, (head, body[start:end], add)))
+        grew[k] = len(head) + len(add) - (start - at)
+    boxes = lay.boxes
+    heads = [0] * len(boxes)  # how much each box's length prefix grew
+    for b in range(len(boxes) - 1, -1, -1):  # scopes before the resource holding them
+        depth, at, start, end, first, stop = boxes[b]
+        delta = sum(grew[first:stop])
+        inner = b + 1
+        while inner < len(boxes) and boxes[inner][0] > depth:  # the boxes inside it
+            delta += heads[inner]
+            inner += 1
+        if delta:
+            head = _len(end - start + delta)
+            heads[b] = len(head) - (start - at)
+            edits.append((at, start, (head,)))
+    edits.sort()  # by where they start (no two start at the same place)
     parts: list[bytes] = []
-    copied = i  # bytes from here on not yet in parts
-    while i < end:
-        field_start = i
-        tag, i = varint(buf, i)
-        field, wire = tag >> 3, tag & 7
-        if wire == 2:
-            n, j = varint(buf, i)
-            if field == want:
-                if depth == len(_PATH) - 1:
-                    k = counter[0]
-                    counter[0] += 1
-                    new = replace.get(k)
-                    add = extra.get(k)
-                    if new is not None:
-                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(new)),
-                                  new]
-                        copied = j + n
-                    elif add:
-                        parts += [buf[copied:field_start], buf[field_start:i], _len(n + len(add)),
-                                  buf[j:j + n], add]
-                        copied = j + n
-                else:
-                    inner = _rebuild(buf, j, j + n, depth + 1, extra, replace, counter)
-                    if len(inner) != n or inner != buf[j:j + n]:
-                        parts += [buf[copied:field_start], buf[field_start:i], _len(len(inner)),
-                                  inner]
-                        copied = j + n
-            i = j + n
-        elif wire == 0:
-            i = varint(buf, i)[1]
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        else:
-            raise ValueError(f"wire type {wire} not expected")
-    if copied == 0 and not parts and depth == 0:
-        return buf
-    parts.append(buf[copied:end])
+    copied = 0
+    for at, end, what in edits:
+        parts.append(body[copied:at])
+        parts += what
+        copied = end
+    parts.append(body[copied:])
     return b"".join(parts)
+
+
