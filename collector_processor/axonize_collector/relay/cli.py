@@ -24,7 +24,8 @@ is back.  Cost and secret redaction are on by default.
   axonize-collector --to grpc://localhost:14317
   axonize-collector --config collector.yaml
 
-HTTP endpoints on the HTTP port: POST /v1/traces, GET /healthz (or /health), GET /metrics
+HTTP endpoints on the HTTP port: POST /v1/traces, GET /healthz (or /health), GET /readyz
+(or /ready: 503 while a destination's queue is full), GET /metrics
 (the relay's counters: received, forwarded, queued, masked, dropped, failed, ...).
 """
 

@@ -28,6 +28,8 @@ class DiskQueue:
         self._items: list[tuple[str, int, int]] = []  # name, bytes, spans; oldest first
         self.bytes = 0
         self.spans = 0
+        #: The size of the last request refused for want of room (0: none yet).
+        self.refused_bytes = 0
         for tmp in self.dir.glob("*.tmp"):
             tmp.unlink(missing_ok=True)  # a write the relay did not finish (never acknowledged)
         found: list[tuple[int, str, int, int]] = []
@@ -46,7 +48,15 @@ class DiskQueue:
         return len(self._items)
 
     def fits(self, size: int) -> bool:
-        return self.bytes + size <= self.max_bytes
+        if self.bytes + size <= self.max_bytes:
+            return True
+        self.refused_bytes = size
+        return False
+
+    def full(self) -> bool:
+        """Whether the queue would still refuse the last request it refused (it is ready
+        again once it has drained enough for that one)."""
+        return self.refused_bytes > 0 and self.bytes + self.refused_bytes > self.max_bytes
 
     def put(self, data: bytes, spans: int) -> bool:
         """Store one request; False (nothing stored) when it would exceed the bound."""

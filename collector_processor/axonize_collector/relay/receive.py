@@ -1,5 +1,6 @@
 """The relay's listeners: OTLP/gRPC and OTLP/HTTP (protobuf or JSON, gzip accepted), and on the
-HTTP port ``/healthz`` (``/health``) and ``/metrics`` (the relay's counters, Prometheus text).
+HTTP port ``/healthz`` (``/health``), ``/readyz`` (``/ready``: 503 while a destination's queue
+is full) and ``/metrics`` (the relay's counters, Prometheus text).
 
 Answers follow the OTLP spec: a request that cannot be read is ``INVALID_ARGUMENT`` / HTTP 400
 with the reason (senders do not retry it); spans with bad ids are refused in a partial success
@@ -111,10 +112,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = {"status": "ok", "destinations_up": ups,
                     "queued_spans": self.relay.queued_spans()}
             self._send(200, json.dumps(body).encode(), JSON)
+        elif path in ("/readyz", "/ready"):  # ready: every destination's queue takes more
+            full = [d.name for d in self.relay.destinations() if d.queue.full()]
+            body = {"status": "full" if full else "ok", "full_queues": full}
+            self._send(503 if full else 200, json.dumps(body).encode(), JSON)
         elif path == "/metrics":
             self._send(200, metrics_text(self.relay).encode(), "text/plain; version=0.0.4")
         else:
-            self._problem(404, f"no such path {path!r}: POST /v1/traces, GET /healthz, /metrics")
+            self._problem(404, f"no such path {path!r}: POST /v1/traces, GET /healthz, "
+                               "/readyz, /metrics")
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]

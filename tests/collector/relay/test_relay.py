@@ -175,6 +175,7 @@ def test_a_full_queue_refuses_with_retry_later_and_keeps_what_it_took(
     down = free_port_factory()
     relay = run_relay(f"grpc://127.0.0.1:{down}", queue_max_bytes=4096)
     one = otel_request([{"attributes": genai} for _ in range(5)])
+    assert relay.post(b"", path="/readyz", method="GET")[0] == 200
     taken = 0
     with pytest.raises(grpc.RpcError) as err:
         for _ in range(100):
@@ -187,6 +188,9 @@ def test_a_full_queue_refuses_with_retry_later_and_keeps_what_it_took(
     health = json.loads(body)
     assert status == 200 and health["queued_spans"] == taken
     assert relay.post(b"", path="/health", method="GET")[0] == 200
+    for path in ("/readyz", "/ready"):  # not ready while it cannot take more
+        status, body = relay.post(b"", path=path, method="GET")
+        assert status == 503 and json.loads(body)["full_queues"], body
 
 
 def test_a_destination_that_fails_for_a_while_gets_everything_and_a_refusal_does_not_block(
