@@ -10,6 +10,10 @@ function group(owner: string, cost: number, budget: CostGroup["budget"] = null):
   return { owner, spans: 3, cost_usd: cost, gpu_seconds: 1.5, budget };
 }
 
+function budget(spent: number, exceeded: boolean): CostGroup["budget"] {
+  return { name: "team-daily", limit_usd: 1, spent_usd: spent, exceeded };
+}
+
 function answer(groups: CostGroup[], group_by = "team"): Response {
   const body: Cost = { since_unix_nano: 0, until_unix_nano: 1, group_by, groups };
   return Response.json(body);
@@ -20,10 +24,14 @@ function Where() {
   return <div data-testid="search">{search}</div>;
 }
 
+function client(): QueryClient {
+  return new QueryClient({ defaultOptions: { queries: { retry: false } } });
+}
+
 function renderAt(url: string) {
   render(
     <AuthProvider>
-      <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+      <QueryClientProvider client={client()}>
         <MemoryRouter initialEntries={[url]}>
           <Routes>
             <Route
@@ -66,8 +74,8 @@ describe("CostByOwner", () => {
     const fetch = vi.fn().mockResolvedValue(
       answer(
         [
-          group("support", 1.25, { name: "team-daily", limit_usd: 1, spent_usd: 1.25, exceeded: true }),
-          group("search", 0.5, { name: "team-daily", limit_usd: 1, spent_usd: 0.5, exceeded: false }),
+          group("support", 1.25, budget(1.25, true)),
+          group("search", 0.5, budget(0.5, false)),
           group("", 0.25),
         ],
         "project",

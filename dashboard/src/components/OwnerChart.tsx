@@ -1,11 +1,24 @@
 // Cost per owner value as horizontal bars (Recharts); an exceeded budget's bar is red.
-import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Cell,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
 import type { CostGroup } from "../api/client";
 import { axisNumber, usd } from "../format";
 import { ownerName } from "./OwnerTable";
 
 export function OwnerChart({ groups }: { groups: CostGroup[] }) {
-  const data = groups.map((g) => ({ owner: ownerName(g.owner), cost: g.cost_usd, over: !!g.budget?.exceeded }));
+  const data = groups.map((g) => ({
+    owner: ownerName(g.owner),
+    cost: g.cost_usd,
+    over: !!g.budget?.exceeded,
+  }));
   return (
     <figure className="chart" data-testid="chart-owner-cost">
       <figcaption>
