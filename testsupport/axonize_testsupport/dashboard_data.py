@@ -1,7 +1,8 @@
 """Data for the dashboard's browser tests and figures, sent to a backend over OTLP.
 
 :func:`seed` traces a few requests with the SDK (two services, two models, errors, streamed
-tokens, a simulated H100 and an A100 split into MIG instances, with their gauges);
+tokens, a simulated H100 and an A100 split into MIG instances, with their gauges, owners set
+with ``axonize.owner``: team "search" for the chat requests, "research" for the batch jobs);
 :func:`wide_trace` is one OTLP request holding a
 trace of any number of spans.
 """
@@ -38,6 +39,7 @@ def seed(grpc_port: int, key: str, chat: int = 6, batch: int = 3) -> Seeded:
     axonize.init(service_name="chat-api", **common)
     for i in range(chat):
         with (
+            axonize.owner(team="search", project="chat"),
             axonize.span("POST /v1/chat", {"http.route": "/v1/chat", "request.n": i}),
             axonize.llm_span(model="llama", provider="vllm") as s,
         ):
@@ -53,7 +55,10 @@ def seed(grpc_port: int, key: str, chat: int = 6, batch: int = 3) -> Seeded:
     errors = min(2, batch)
     for i in range(batch):
         try:
-            with axonize.span("batch job", {"job.n": i}):
+            with (
+                axonize.owner(team="research", project="batch"),
+                axonize.span("batch job", {"job.n": i}),
+            ):
                 with axonize.llm_span(model="mistral", provider="vllm") as s:
                     s.set_gpus("cuda:1")
                     s.set_tokens_input(100)

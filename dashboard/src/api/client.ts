@@ -11,6 +11,13 @@ export type SeriesPoint = Schemas["SeriesPoint"];
 export type Overview = Schemas["Overview"];
 export type ModelFigures = Schemas["ModelFigures"];
 export type BucketFigures = Schemas["BucketFigures"];
+export type CostByOwner = Schemas["CostByOwner"];
+export type CostGroup = Schemas["CostGroup"];
+export type BudgetState = Schemas["BudgetState"];
+/** What GET /api/v1/analytics/cost groups by (an owner field). */
+export type GroupBy = NonNullable<
+  NonNullable<paths["/api/v1/analytics/cost"]["get"]["parameters"]["query"]>["group_by"]
+>;
 /** The query parameters of GET /api/v1/traces, as the schema names them. */
 export type TraceParams = NonNullable<paths["/api/v1/traces"]["get"]["parameters"]["query"]>;
 

@@ -3,6 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router-dom";
 import { apiGet, type BucketFigures, type Overview } from "../api/client";
 import { useApiKey } from "../auth";
+import { CostByOwner } from "../components/CostByOwner";
 import { ModelTable } from "../components/ModelTable";
 import { pivot, SeriesChart } from "../components/SeriesChart";
 import { Empty, ErrorBox, Loading, SendData } from "../components/States";
@@ -35,7 +36,14 @@ export function AnalyticsPage() {
   return (
     <section>
       <h2>Analytics</h2>
-      <WindowPicker value={window} onChange={(w) => setSearch({ window: w })} />
+      <WindowPicker
+        value={window}
+        onChange={(w) => {
+          const next = new URLSearchParams(search);
+          next.set("window", w);
+          setSearch(next);
+        }}
+      />
       {overview.isPending && <Loading what="analytics" />}
       {overview.isError && <ErrorBox error={overview.error} what="analytics" />}
       {overview.data && overview.data.models.length === 0 && (
@@ -66,6 +74,7 @@ export function AnalyticsPage() {
           </div>
         </>
       )}
+      <CostByOwner window={window} />
     </section>
   );
 }
