@@ -35,12 +35,19 @@ def _run_until_signalled(sink: GrpcSink, tmp_path: Path, body: str, sig: int,
     script = tmp_path / "app.py"
     script.write_text(HEAD + textwrap.dedent(body) + WAIT)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AXONIZE_", "OTEL_"))}
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                            env={**clean, "SINK": sink.endpoint, **env})
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**clean, "SINK": sink.endpoint, "PYTHONFAULTHANDLER": "1",
+                                 **env})
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(sig)
-    out, _ = proc.communicate(timeout=30)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # say where it hangs: every thread's stack
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=30)
+        raise AssertionError(f"the program did not end; its threads:\n{err[-6000:]}") from None
     return proc.returncode, out
 
 
