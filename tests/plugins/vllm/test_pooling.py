@@ -5,15 +5,10 @@ The user passes ``disable_log_stats=False`` here: the plugin leaves vLLM's stat 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-for _key, _value in (("HF_HUB_OFFLINE", "1"), ("VLLM_CPU_KVCACHE_SPACE", "1"),
-                     ("VLLM_ENABLE_V1_MULTIPROCESSING", "0")):
-    os.environ.setdefault(_key, _value)
 
 vllm = pytest.importorskip("vllm")
 
