@@ -82,6 +82,11 @@ def run_in(span: Span | None, otel: _otel_context.Context | None, fn: Callable[P
            *args: P.args, **kwargs: P.kwargs) -> R:
     """``fn(*args, **kwargs)`` with ``span`` current and ``otel`` attached (None: empty)."""
     token = CURRENT.set(span)
+    if otel is None and _OTEL._TRACER_PROVIDER is None:  # the common case, kept short
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            CURRENT.reset(token)  # same thread, same context: cannot fail
     otel_token = None
     if otel is not None or otel_now() is not None:
         otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)

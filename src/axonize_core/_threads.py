@@ -7,8 +7,8 @@
 - ``concurrent.futures.ThreadPoolExecutor.submit`` (``Executor.map`` and
   ``loop.run_in_executor`` go through it): each task submitted while a span is current runs
   under it, and the pool thread gets its own context back when the task ends, so a task
-  submitted later with no span current has no parent.  The pool's worker threads, started
-  inside ``submit``, carry nothing.
+  submitted later with no span current has no parent.  The pool's worker threads (their target
+  is ``concurrent.futures.thread._worker``) carry nothing.
 
 With no span current (and no OTel tracer provider installed) either patch reads one context
 variable and calls the original with the very same arguments.  Nothing here may raise into the
@@ -18,15 +18,16 @@ caller: a failure falls back to the original behaviour and is logged once at deb
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.thread
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from axonize_core import _state
 from axonize_core._carry import _otel_attach, _otel_get_current, run_in
+from axonize_core._carry import otel_now as _otel_now
 from axonize_core._log import debug_once
 from axonize_core._span import _OTEL
 
@@ -34,13 +35,15 @@ if TYPE_CHECKING:
     from axonize_core._span import Span
 
 CURRENT = _state.CURRENT
+_THREAD = threading.Thread
+#: The function every ThreadPoolExecutor's worker thread runs: such a thread carries nothing,
+#: or it would hand a stale parent to the tasks submitted later with no span current.
+_POOL_WORKER: Any = getattr(concurrent.futures.thread, "_worker", None)
 _THREAD_RUN = threading.Thread.run
 
 # What ``install`` found (the originals, or whatever another tool put there first).
 _ORIGINAL_START: Callable[[threading.Thread], None] = threading.Thread.start
 _ORIGINAL_SUBMIT: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
-#: True inside a patched ``submit``: the worker threads it starts carry nothing.
-_IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
 
 
 def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
@@ -60,10 +63,20 @@ def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
         thread.__dict__.pop("run", None)
 
 
-def _run_target(span: Span | None, otel: Any, target: Callable[..., Any], /, *args: Any,
+def _run_target(span: Span | None, target: Callable[..., Any] | None, /, *args: Any,
                 **kwargs: Any) -> Any:
-    """The carried ``target`` of a plain Thread: ``Thread.run`` calls it with the carried
-    context ahead of the user's arguments (then drops ``_target`` and ``_args``)."""
+    """The carried ``target`` of a plain Thread: ``Thread.run`` calls it with the span and the
+    user's target ahead of the user's arguments (then drops ``_target`` and ``_args``)."""
+    CURRENT.set(span)  # a new thread's context is empty: nothing to restore later
+    if target is not None:
+        return target(*args, **kwargs)
+    return None
+
+
+def _run_target_otel(span: Span | None, otel: Any, target: Callable[..., Any], /, *args: Any,
+                     **kwargs: Any) -> Any:
+    """``_run_target`` that also attaches OTel's context (an OTel tracer provider is
+    installed)."""
     try:
         CURRENT.set(span)
         if otel is not None:
@@ -74,33 +87,32 @@ def _run_target(span: Span | None, otel: Any, target: Callable[..., Any], /, *ar
     return target(*args, **kwargs)
 
 
-# How ``_start`` carried the context, to undo it when the thread does not start.
+# How ``_start_carrying`` carried the context, to undo it when the thread does not start.
 _NOTHING, _TARGET, _RUN = 0, 1, 2
 
 
 def _start(self: threading.Thread) -> None:
+    # Every step of the common case costs: it runs right after the kernel made the previous
+    # thread, with cold caches.  So the fast path reads the fewest things it can.
     span = CURRENT.get()
-    if not _hooks.on or (span is None and _OTEL._TRACER_PROVIDER is None):  # as if unpatched
-        return _ORIGINAL_START(self)
-    if (span is None or _OTEL._TRACER_PROVIDER is not None or type(self).run is not _THREAD_RUN
-            or _IN_SUBMIT.get()):
-        return _start_carrying(self, span)
-    # The common case, kept short: Thread(target=...) with an Axonize span current and no OTel
-    # tracer provider.  ``run`` calls ``_run_target`` with the span ahead of the user's
-    # arguments; replacing attributes the instance has is cheaper than adding one (which
-    # rebuilds its __dict__) or making a partial.
+    if span is None:
+        if _OTEL._TRACER_PROVIDER is None or not _hooks.on:  # as if unpatched
+            return _ORIGINAL_START(self)
+        return _start_carrying(self, None)
+    if type(self) is not _THREAD or not _hooks.on or _OTEL._TRACER_PROVIDER is not None:
+        return _start_carrying(self, span) if _hooks.on else _ORIGINAL_START(self)
+    # A plain Thread with an Axonize span current and no OTel tracer provider: ``run``
+    # calls ``_run_target(span, target, *args)``.  Replacing attributes the instance has is
+    # cheaper than adding one (which rebuilds its __dict__) or making a partial.
     try:
         target = self._target  # type: ignore[attr-defined]
+        if target is _POOL_WORKER:  # a pool's worker: each task carries its own context
+            return _ORIGINAL_START(self)
         args = self._args  # type: ignore[attr-defined]
-    except AttributeError:  # ran already (``run`` drops them): start() raises as it would
-        return _ORIGINAL_START(self)
-    if target is None:
-        return _ORIGINAL_START(self)
-    try:
         # Concatenation is cheaper than unpacking; ``args`` given as a list lands in except.
-        self._args = (span, None, target) + args  # type: ignore[attr-defined]  # noqa: RUF005
+        self._args = (span, target) + args  # type: ignore[attr-defined]  # noqa: RUF005
         self._target = _run_target  # type: ignore[attr-defined]
-    except Exception:  # not a Thread as the standard library makes it (or started already)
+    except Exception:  # ran already (``run`` drops both), or not a Thread as made by threading
         return _start_carrying(self, span)
     try:
         return _ORIGINAL_START(self)
@@ -116,16 +128,17 @@ def _start_carrying(self: threading.Thread, span: Span | None) -> None:
     previous: Any = None
     try:
         otel = None if _OTEL._TRACER_PROVIDER is None else (_otel_get_current() or None)
-        if (span is not None or otel is not None) and not _IN_SUBMIT.get():
+        if ((span is not None or otel is not None)
+                and getattr(self, "_target", None) is not _POOL_WORKER):
             if type(self).run is _THREAD_RUN:
-                # The common case, Thread(target=...): ``run`` calls ``_run_target`` with the
+                # Thread(target=...): ``run`` calls ``_run_target_otel`` with the
                 # context ahead of the user's arguments.  Replacing attributes the instance has
                 # is cheap; adding one rebuilds its __dict__, and a partial costs more.
                 target = getattr(self, "_target", None)  # None: ran already, or no target
                 if target is not None:
                     previous = self._args  # type: ignore[attr-defined]
                     self._args = (span, otel, target, *previous)  # type: ignore[attr-defined]
-                    self._target = _run_target  # type: ignore[attr-defined]
+                    self._target = _run_target_otel  # type: ignore[attr-defined]
                     how = _TARGET
             else:  # a subclass with its own run()
                 previous = self.__dict__.get("run", None)
@@ -161,25 +174,21 @@ _start.__qualname__ = "Thread.start"
 def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
             **kwargs: Any) -> Future[Any]:
     span = CURRENT.get()
-    if (span is None and _OTEL._TRACER_PROVIDER is None) or not _hooks.on:  # as if unpatched
+    if span is None:
+        if _OTEL._TRACER_PROVIDER is None or not _hooks.on:  # as if unpatched
+            return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
+        otel = _otel_now()
+        if otel is None:
+            return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
+    elif not _hooks.on:
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-    try:
-        otel = None if _OTEL._TRACER_PROVIDER is None else (_otel_get_current() or None)
-        if (span is None and otel is None) or (_FOREIGN and isinstance(self, _FOREIGN)):
-            token = None
-        else:
-            token = _IN_SUBMIT.set(True)
-    except Exception:
-        debug_once("executor-submit", "axonize: could not carry the context into a task",
-                   exc_info=True)
-        token = None
-    if token is None:
+    else:
+        otel = None if _OTEL._TRACER_PROVIDER is None else _otel_now()
+    if _FOREIGN and isinstance(self, _FOREIGN):
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-    try:
-        # The task runs ``run_in(span, otel, fn, *args, **kwargs)``: no wrapper object to make.
-        return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
-    finally:
-        _IN_SUBMIT.reset(token)
+    # The task runs ``run_in(span, otel, fn, *args, **kwargs)``: no wrapper object to make.
+    # A worker thread the original starts for it carries nothing (``_start`` knows its target).
+    return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
 
 
 _submit.__doc__ = _ORIGINAL_SUBMIT.__doc__

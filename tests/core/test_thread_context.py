@@ -109,6 +109,30 @@ def test_a_reused_pool_thread_keeps_no_parent_after_its_task(traced: GrpcSink) -
     assert spans["submitted with no span"].parent_span_id == NO_PARENT
 
 
+def test_a_pool_first_used_under_an_otel_span_keeps_no_parent_after_its_task(
+        traced: GrpcSink, otel: InMemorySpanExporter) -> None:
+    tracer = trace.get_tracer("app")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tracer.start_as_current_span("http request"):  # the pool's thread starts here
+            pool.submit(work("under request")).result()
+        pool.submit(work("submitted with no span")).result()
+    spans = spans_by_name(traced, 2)
+    assert spans["under request"].parent_span_id != NO_PARENT
+    assert spans["submitted with no span"].parent_span_id == NO_PARENT
+
+
+def test_a_thread_with_no_target_starts_and_ends_quietly(
+        traced: GrpcSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    failures: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    with axonize.span("request"):
+        t = threading.Thread()
+        t.start()
+    t.join()
+    assert failures == []
+    assert not t.is_alive()
+
+
 def test_run_in_executor_and_to_thread_are_followed(traced: GrpcSink) -> None:
     async def handler() -> None:
         loop = asyncio.get_running_loop()
