@@ -25,6 +25,9 @@ from axonize_core.otlp_wire import attributes, span_count
 log = logging.getLogger("axonize.collector")
 
 DROP = "drop"
+#: Taken out of the request by a processor that holds it and may send it out later (see
+#: :meth:`Processor.released`); counted as dropped only once the processor gives it up.
+HOLD = "hold"
 #: The route of the spans that are kept and not routed elsewhere.
 MAIN = ""
 
@@ -82,6 +85,13 @@ class Processor:
             return None
         return {at: b"".join(encode_attribute(k, v) for k, v in attrs.items())
                 for at, attrs in added.items()}
+
+    def released(self) -> tuple[Any | None, int]:
+        """After a request's spans were processed: the spans held (:data:`HOLD`) from earlier
+        requests that now go out with this one, already processed (an
+        ``ExportTraceServiceRequest``, or None), and how many held spans were given up for
+        good since the last call (counted as dropped)."""
+        return None, 0
 
     def close(self) -> None:
         """Release what the processor holds (a budget persists its state here)."""
@@ -236,11 +246,25 @@ class Pipeline:
                 for i, verdict in reversed(moves):
                     if verdict == DROP:
                         counts.dropped += 1
+                    elif verdict == HOLD:
+                        pass  # the processor holds a copy: out later, or dropped then
                     else:
                         counts.routed += 1
                         _scope_in(routed, verdict, rs, ss).spans.add().CopyFrom(ss.spans[i])
                     del ss.spans[i]
                 counts.spans_out += len(ss.spans)
+        for p, which in begun:
+            if which is False:
+                continue
+            try:
+                late, given_up = p.released()
+            except Exception:
+                log.exception("processor %s failed to release held spans", p.name)
+                late, given_up = None, 0
+            counts.dropped += given_up
+            if late is not None and late.resource_spans:
+                counts.spans_out += span_count(late)
+                req.resource_spans.extend(late.resource_spans)
         self.counts.add(counts)
         out = {MAIN: req} if counts.spans_out else {}
         out.update(routed)

@@ -2,18 +2,25 @@
 every slow trace.
 
 The sampler decides by trace id (the same decision for every span of a trace, in any relay that
-uses the same ratio).  A trace is kept whole when a span of it in the same request failed or
-lasted at least ``slow_ms``: OTLP exporters send a trace's spans together as they end, so errors
-and slow traces are kept across requests only as far as their spans arrive together.
+uses the same ratio).  A trace is kept whole when one of its spans failed or lasted at least
+``slow_ms``, even when its spans come in several requests: a span that the ratio would drop is
+held (processed, encoded) for ``decision_wait_s``; if a failed or slow span of its trace arrives
+in that time, the held spans go out with that request, and the trace's later spans are kept too.
+At most ``hold_spans`` spans are held (the oldest traces go first); held spans live in memory
+only, so a restart of the relay forgets them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from axonize_collector.pipeline import DROP, Counts, Processor, Resource
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
+from axonize_collector.pipeline import DROP, HOLD, Counts, Processor, Resource
 from axonize_collector.spans import duration_s, find, is_error
 
 _BOUND = 1 << 64
@@ -62,35 +69,145 @@ class FilterProcessor(Processor):
 
 
 class SampleProcessor(Processor):
+    """Keeps ``ratio`` of the traces, and every trace with a failed or slow span (see the
+    module's text for the decision window)."""
+
     name = "sample"
     atomic = True
 
     def __init__(self, ratio: float, keep_errors: bool = True,
-                 slow_ms: float | None = None) -> None:
+                 slow_ms: float | None = None, decision_wait_s: float = 30.0,
+                 hold_spans: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
         if not 0.0 <= ratio <= 1.0:
             raise ValueError(f"sample ratio {ratio} is not between 0 and 1")
+        if decision_wait_s < 0 or hold_spans < 0:
+            raise ValueError("sample: decision_wait_s and hold_spans cannot be negative")
         self.bound = int(ratio * _BOUND)
         self.keep_errors = keep_errors
         self.slow_s = None if slow_ms is None else slow_ms / 1000.0
+        self.decision_wait_s = float(decision_wait_s)
+        self.hold_spans = int(hold_spans) if decision_wait_s > 0 else 0
+        self._clock = clock
+        #: traces with a failed or slow span in this request
         self._keep: set[bytes] = set()
+        #: traces kept for a failed or slow span seen earlier: trace id -> when (oldest first)
+        self._kept: dict[bytes, float] = {}
+        #: spans the ratio dropped, held in case their trace turns out to fail:
+        #: trace id -> (when first held, [(scope key, encoded span)]), oldest first
+        self._held: dict[bytes, tuple[float, list[tuple[int, bytes]]]] = {}
+        self._held_count = 0
+        self._given_up = 0  # held spans let go (expired, or pushed out by newer ones)
+        #: the resource and scope of held spans: key -> (resource, schema, scope, schema)
+        self._scopes: dict[int, tuple[bytes, str, bytes, str]] = {}
+        self._scope_keys: dict[tuple[bytes, str, bytes, str], int] = {}
+        self._release: list[tuple[int, bytes]] = []
+        # This request's scopes: the first span ordinal of each, and the messages.
+        self._starts: list[int] = []
+        self._spans_of: list[tuple[Any, Any]] = []
+        self._keys_now: dict[int, int] = {}  # this request's scope index -> key
 
     def begin(self, req: Any, body: bytes | None) -> bool:
         if self.bound >= _BOUND:
             return False  # keeps everything
+        now = self._clock()
+        self._expire(now)
         keep = set()
+        starts: list[int] = []
+        spans_of: list[tuple[Any, Any]] = []
+        at = 0
         for rs in req.resource_spans:
             for ss in rs.scope_spans:
+                starts.append(at)
+                spans_of.append((rs, ss))
+                at += len(ss.spans)
                 for span in ss.spans:
                     if (self.keep_errors and is_error(span)) or (
                             self.slow_s is not None and duration_s(span) >= self.slow_s):
                         keep.add(bytes(span.trace_id))
+        for tid in keep:
+            self._kept.pop(tid, None)
+            self._kept[tid] = now
+            held = self._held.pop(tid, None)
+            if held is not None:
+                self._release.extend(held[1])
+                self._held_count -= len(held[1])
         self._keep = keep
+        self._starts, self._spans_of = starts, spans_of
+        self._keys_now = {}
         return True
 
     def process(self, span: Any, resource: Resource, counts: Counts) -> str | None:
         tid = bytes(span.trace_id)
-        if tid in self._keep:
+        if tid in self._keep or tid in self._kept:
             return None
         # The low 8 bytes, as OTel's TraceIdRatioBased reads them.
-        return None if int.from_bytes(tid[8:16], "big") < self.bound else DROP
+        if int.from_bytes(tid[8:16], "big") < self.bound:
+            return None
+        if self.hold_spans:
+            self._hold(tid, span, counts.at)
+            return HOLD
+        return DROP
 
+    def released(self) -> tuple[Any | None, int]:
+        """The held spans whose trace this request decided to keep, as a request of their
+        own (already processed), and how many were let go since the last call."""
+        given_up, self._given_up = self._given_up, 0
+        if not self._release:
+            return None, given_up
+        out = ts.ExportTraceServiceRequest()
+        last_key = -1
+        scope: Any = None
+        for key, data in sorted(self._release, key=lambda item: item[0]):
+            if key != last_key:
+                resource, rs_schema, scope_msg, ss_schema = self._scopes[key]
+                rs = out.resource_spans.add(schema_url=rs_schema)
+                rs.resource.MergeFromString(resource)
+                scope = rs.scope_spans.add(schema_url=ss_schema)
+                scope.scope.MergeFromString(scope_msg)
+                last_key = key
+            scope.spans.add().MergeFromString(data)
+        self._release = []
+        return out, given_up
+
+    def _hold(self, tid: bytes, span: Any, ordinal: int) -> None:
+        index = bisect_right(self._starts, ordinal) - 1
+        key = self._keys_now.get(index)
+        if key is None:
+            rs, ss = self._spans_of[index]
+            ident = (rs.resource.SerializeToString(deterministic=True), rs.schema_url,
+                     ss.scope.SerializeToString(deterministic=True), ss.schema_url)
+            key = self._scope_keys.get(ident)
+            if key is None:
+                key = self._scope_keys[ident] = len(self._scope_keys)
+                self._scopes[key] = ident
+            self._keys_now[index] = key
+        entry = self._held.get(tid)
+        if entry is None:
+            entry = self._held[tid] = (self._clock(), [])
+        entry[1].append((key, span.SerializeToString()))
+        self._held_count += 1
+        while self._held_count > self.hold_spans and self._held:  # the oldest traces go
+            self._let_go(next(iter(self._held)))
+
+    def _let_go(self, tid: bytes) -> None:
+        n = len(self._held.pop(tid)[1])
+        self._held_count -= n
+        self._given_up += n
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.decision_wait_s
+        held = self._held
+        while held:
+            tid = next(iter(held))
+            if held[tid][0] > horizon:
+                break
+            self._let_go(tid)
+        kept = self._kept
+        while kept:
+            tid = next(iter(kept))
+            if kept[tid] > horizon and len(kept) <= max(self.hold_spans, 10_000):
+                break
+            del kept[tid]
+        if not held and len(self._scope_keys) > 1_000:  # nothing refers to them any more
+            self._scope_keys.clear()
+            self._scopes.clear()

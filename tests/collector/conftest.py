@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -36,6 +37,24 @@ def make_request(specs: Sequence[SpanSpec], resource: Mapping[str, Any] | None =
     return encode_spans(memory.get_finished_spans())
 
 
+def trace_request(spans: list[tuple[int, str, bool]], service: str = "chat-api") -> Any:
+    """An ``ExportTraceServiceRequest`` of one scope of spans, each given as (trace number,
+    name, failed)."""
+    req = ts.ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.add(key="service.name").value.string_value = service
+    ss = rs.scope_spans.add()
+    ss.scope.name = "test-app"
+    for k, (trace, name, failed) in enumerate(spans):
+        sp = ss.spans.add(trace_id=(trace + 1).to_bytes(16, "big"),
+                          span_id=(trace * 100 + k + 1).to_bytes(8, "big"), name=name,
+                          start_time_unix_nano=1_700_000_000 * 10**9,
+                          end_time_unix_nano=1_700_000_000 * 10**9 + 10**6)
+        if failed:
+            sp.status.code = 2  # ERROR
+    return req
+
+
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
          "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
          "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300}
@@ -44,6 +63,11 @@ GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
 @pytest.fixture
 def otel_request() -> Callable[..., Any]:
     return make_request
+
+
+@pytest.fixture(name="trace_request")
+def _trace_request_fixture() -> Callable[..., Any]:
+    return trace_request
 
 
 @pytest.fixture

@@ -32,3 +32,40 @@ def test_sampling_keeps_errors_and_slow_traces(otel_request) -> None:
     assert 2 <= names.count("fast") <= 50  # about 20 of 200 (random trace ids)
     nothing = Pipeline([SampleProcessor(0.0, keep_errors=False)]).run(otel_request(specs[:5]))
     assert nothing == {}
+
+
+def test_a_trace_whose_error_comes_in_a_later_request_is_kept_whole(trace_request) -> None:
+    now = [0.0]
+    sampler = SampleProcessor(0.0, decision_wait_s=30, clock=lambda: now[0])
+    p = Pipeline([sampler])
+    # Trace 1's children end first; its failing root comes in the next request.
+    assert p.run(trace_request([(1, "retrieve", False), (2, "other", False),
+                                 (1, "generate", False)])) == {}
+    now[0] = 10.0
+    out = p.run(trace_request([(1, "request", True), (3, "third", False)]))
+    got = out[MAIN]
+    assert sorted(_names(out)) == ["generate", "request", "retrieve"]
+    # The held spans keep their resource and scope.
+    for rs in got.resource_spans:
+        assert rs.resource.attributes[0].value.string_value == "chat-api"
+        assert all(ss.scope.name == "test-app" for ss in rs.scope_spans)
+    # A span of the kept trace that comes later still is kept; the others never show up.
+    assert _names(p.run(trace_request([(1, "late child", False), (2, "x", False)]))) == [
+        "late child"]
+    # Held spans count as dropped only once let go: traces 2 and 3 are still held.
+    c = p.counts
+    assert (c.spans_in, c.spans_out, c.dropped, sampler._held_count) == (7, 4, 0, 3)
+
+
+def test_held_spans_are_let_go_after_the_wait_and_within_the_bound(trace_request) -> None:
+    now = [0.0]
+    sampler = SampleProcessor(0.0, decision_wait_s=30, hold_spans=5, clock=lambda: now[0])
+    p = Pipeline([sampler])
+    p.run(trace_request([(1, "old child", False)]))
+    now[0] = 31.0  # trace 1 waited too long
+    p.run(trace_request([(t, f"child {t}", False) for t in range(2, 9)]))  # 7 spans, bound 5
+    assert sampler._held_count == 5
+    out = p.run(trace_request([(1, "root 1", True), (2, "root 2", True), (8, "root 8", True)]))
+    # Trace 1's child expired, trace 2's was pushed out by newer ones, trace 8's is released.
+    assert sorted(_names(out)) == ["child 8", "root 1", "root 2", "root 8"]
+    assert p.counts.dropped == 3  # the expired one and the two pushed out

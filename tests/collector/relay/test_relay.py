@@ -243,6 +243,22 @@ def test_policy_violations_go_to_their_own_endpoint(run_relay, otel_request, gen
         quarantine.stop()
 
 
+def test_sampling_keeps_a_failed_trace_whole_across_requests(run_relay, trace_request) -> None:
+    sink = GrpcSink()
+    try:
+        relay = run_relay(f"grpc://127.0.0.1:{sink.port}",
+                          processors={"sample": {"ratio": 0.0, "decision_wait_s": 60}})
+        # An exporter's first batch: trace 1's children and a trace that never fails.
+        relay.export(trace_request([(1, "retrieve", False), (2, "healthy", False),
+                                    (1, "generate", False)]), timeout=10)
+        relay.export(trace_request([(1, "request", True)]), timeout=10)  # its failed root
+        got = sink.wait_for_spans(3)
+        assert sorted(s.name for s in got) == ["generate", "request", "retrieve"]
+        assert len({bytes(s.trace_id) for s in got}) == 1
+    finally:
+        sink.stop()
+
+
 def test_spans_after_a_refused_neighbour_are_still_priced_and_masked(
         run_relay, otel_request, genai) -> None:
     sink = GrpcSink()
