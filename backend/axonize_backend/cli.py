@@ -37,6 +37,11 @@ environment:
   AXONIZE_MAX_CONNECTIONS connections per listener (default 1024)
   AXONIZE_METRICS_LABEL_LIMIT  values of each label per tenant on /metrics; the rest are
                           folded into "other" (default 100)
+  AXONIZE_PROCESSORS_FILE collector config (YAML/TOML) whose processors run on every trace
+                          request before it is stored (docs/backend.md: what each costs)
+  AXONIZE_PRICE_TOKENS    0 stores spans with no cost.total_usd unpriced; by default their
+                          model and token counts are priced inside the ClickHouse insert
+  AXONIZE_PRICE_FILE      prices (JSON) over the shipped, dated tables (docs/collector.md)
 
 example:
   AXONIZE_ADMIN_KEY=secret axonize-server serve

@@ -35,6 +35,10 @@ class ServerConfig:
     # request before it is stored (docs/backend.md says what each costs); "" runs none.
     processors_file: str = ""
     metrics_label_limit: int = 100  # distinct values per label and tenant on /metrics
+    # Spans with no cost.total_usd are priced from their model and token counts inside the
+    # ClickHouse insert (axonize_backend.pricing), with these prices over the shipped table.
+    price_tokens: bool = True
+    price_file: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
@@ -58,4 +62,7 @@ class ServerConfig:
             max_connections=int(env.get("AXONIZE_MAX_CONNECTIONS", "1024")),
             processors_file=env.get("AXONIZE_PROCESSORS_FILE", ""),
             metrics_label_limit=int(env.get("AXONIZE_METRICS_LABEL_LIMIT", "100")),
+            price_tokens=env.get("AXONIZE_PRICE_TOKENS", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            price_file=env.get("AXONIZE_PRICE_FILE", ""),
         )

@@ -205,9 +205,16 @@ class Backend:
 
 
 def _processors(path: str) -> Any:
-    """The collector pipeline of the ``processors`` section of ``path``, or None."""
+    """The collector pipeline of the ``processors`` section of ``path``, or None.
+
+    Token pricing happens inside the ClickHouse insert (:mod:`axonize_backend.pricing`), so the
+    cost processor runs here only when the section names it (for GPU-seconds prices of spans
+    that arrive without a cost) or a budget needs each span's cost before it is stored."""
     if not path:
         return None
     from axonize_collector.config import build_pipeline, load_file
 
-    return build_pipeline(load_file(path).get("processors") or {})
+    processors = dict(load_file(path).get("processors") or {})
+    if "cost" not in processors and "budget" not in processors:
+        processors["cost"] = {"enabled": False}
+    return build_pipeline(processors)

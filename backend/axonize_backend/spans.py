@@ -17,8 +17,9 @@ from typing import Any
 from axonize_backend.config import ServerConfig
 from axonize_backend.migrations import ordered, statements
 from axonize_backend.otlp import GaugePoint
+from axonize_backend.pricing import insert_prices
 from axonize_backend.schema import gpu_metrics_table
-from axonize_backend.sql import frame
+from axonize_backend.sql import frame, token_cost_sql
 from axonize_backend.transport import ChdbTransport, ServerTransport, Transport
 from axonize_backend.windows import windows
 
@@ -59,12 +60,15 @@ class SpanStore:
     @classmethod
     def open(cls, config: ServerConfig) -> SpanStore:
         """The store ``config`` names: the ClickHouse server at ``clickhouse_url``, else chDB in
-        ``data_dir/clickhouse``."""
+        ``data_dir/clickhouse``; spans are priced on insert as ``config`` says
+        (:func:`~axonize_backend.pricing.insert_prices`)."""
+        token_cost = token_cost_sql(insert_prices(config))  # a bad price file fails first
         transport: Transport
         if config.clickhouse_url:
             transport = ServerTransport(config.clickhouse_url)
         else:
             transport = ChdbTransport(config.data_dir / "clickhouse")
+        transport.token_cost = token_cost
         return cls(transport, ttl_days=config.ttl_days)
 
     # ---------------------------------------------------------------- plumbing

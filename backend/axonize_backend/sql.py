@@ -25,6 +25,7 @@ from axonize_backend.schema import (
     SPAN_SCHEMA,
 )
 from axonize_core import semconv as sc
+from axonize_core.cost import TOKEN_INPUT_KEYS, TOKEN_MODEL_KEYS, TOKEN_OUTPUT_KEYS, PriceTable
 
 HEX = frozenset("0123456789abcdef")
 
@@ -122,21 +123,78 @@ def _gpu_key(attribute: str) -> str:
     return sql_string("^gpu\\.[0-9]+\\." + attribute.replace(".", "\\.") + "$")
 
 
-def span_insert_sql(db: str, source: str) -> str:
+def _float_array(values: Iterable[float]) -> str:
+    return "CAST([" + ", ".join(repr(float(v)) for v in values) + "] AS Array(Float64))"
+
+
+def token_cost_sql(prices: PriceTable | None) -> str | None:
+    """SQL: what a span's tokens cost in USD at ``prices``, NULL where its model has no price
+    (None when ``prices`` has no token price at all).
+
+    The same lookup as :meth:`~axonize_core.cost.PriceTable.token_prices` and the collector's
+    cost processor, on the same keys (:data:`~axonize_core.cost.TOKEN_MODEL_KEYS`, ...), done by
+    ClickHouse on every span of the insert: the model is the first of those attributes that is
+    set, the token counts the first present (absent: 0).  Prices are literals of the query."""
+    if prices is None:
+        return None
+    exact, hosted = prices.token_tables()
+    if not exact and not hosted:
+        return None
+    texts = ", ".join(f"texts[indexOf(keys, {sql_string(k)})]" for k in TOKEN_MODEL_KEYS)
+    model = f"(arrayFirst(tok_m -> tok_m != '', [{texts}]) AS tok_model)"
+
+    def tokens(keys: tuple[str, ...]) -> str:
+        found = ", ".join(f"nums[indexOf(keys, {sql_string(k)})]" for k in keys)
+        return f"ifNull(coalesce({found}), 0)"
+
+    tokens_in, tokens_out = tokens(TOKEN_INPUT_KEYS), tokens(TOKEN_OUTPUT_KEYS)
+
+    def cost(ins: str, outs: str, at: str) -> str:
+        return f"({tokens_in} * {ins}[{at}] + {tokens_out} * {outs}[{at}]) / 1000"
+
+    expr = "NULL"
+    if hosted:
+        # The longest prefix of the name that the table holds: one hash lookup (transform) per
+        # prefix length, longest first, rather than a scan of every prefix per span.
+        name = "lower(arrayElement(splitByChar('/', tok_model), -1))"
+        ins, outs = _float_array(i for _, i, _ in hosted), _float_array(o for _, _, o in hosted)
+        lengths = sorted({len(k) for k, _, _ in hosted}, reverse=True)
+        arms = []
+        for n, length in enumerate(lengths):
+            keys = [(k, at) for at, (k, _, _) in enumerate(hosted, 1) if len(k) == length]
+            names = "[" + ", ".join(sql_string(k) for k, _ in keys) + "]"
+            ats = "CAST([" + ", ".join(str(at) for _, at in keys) + "] AS Array(UInt32))"
+            source = "(" + name + " AS tok_name)" if n == 0 else "tok_name"
+            arms.append(f"(transform(substring({source}, 1, {length}), {names}, {ats}, "
+                        f"toUInt32(0)) AS tok_h{n}) > 0, tok_h{n}")
+        found = f"multiIf({', '.join(arms)}, toUInt32(0))"
+        expr = f"if(({found} AS tok_h) > 0, {cost(ins, outs, 'tok_h')}, NULL)"
+    if exact:
+        names = "[" + ", ".join(sql_string(k) for k, _, _ in exact) + "]"
+        ins, outs = _float_array(i for _, i, _ in exact), _float_array(o for _, _, o in exact)
+        before_colon = f"indexOf({names}, splitByChar(':', tok_model)[1])"
+        expr = f"if(({before_colon} AS tok_c) > 0, {cost(ins, outs, 'tok_c')}, {expr})"
+        expr = f"if((indexOf({names}, tok_model) AS tok_e) > 0, {cost(ins, outs, 'tok_e')}, {expr})"
+    return f"if({model} = '', NULL, {expr})"
+
+
+def span_insert_sql(db: str, source: str, token_cost: str | None = None) -> str:
     """``INSERT`` of the spans of the requests in ``source`` (rows of
     :data:`~axonize_backend.schema.SPAN_STRUCTURE`) into ``{db}.spans`` for the tenant given as
-    the ``tenant`` parameter.  A span whose ids have the wrong length fails the whole insert
-    (:func:`~axonize_backend.otlp.check_ids` keeps them out before that)."""
-    return f"INSERT INTO {db}.spans ({', '.join(SPAN_COLUMNS)})\n" + span_rows_sql(source)
+    the ``tenant`` parameter; spans with no ``cost.total_usd`` are priced with ``token_cost``
+    (:func:`token_cost_sql`) if given.  A span whose ids have the wrong length fails the whole
+    insert (:func:`~axonize_backend.otlp.check_ids` keeps them out before that)."""
+    return (f"INSERT INTO {db}.spans ({', '.join(SPAN_COLUMNS)})\n"
+            + span_rows_sql(source, token_cost))
 
 
-def span_check_sql(source: str) -> str:
+def span_check_sql(source: str, token_cost: str | None = None) -> str:
     """A query that decodes and computes every row :func:`span_insert_sql` would insert, and
     stores nothing: it fails where the insert would fail on the data."""
-    return f"SELECT sum(cityHash64(*)) AS h FROM ({span_rows_sql(source)})"
+    return f"SELECT sum(cityHash64(*)) AS h FROM ({span_rows_sql(source, token_cost)})"
 
 
-def span_rows_sql(source: str) -> str:
+def span_rows_sql(source: str, token_cost: str | None = None) -> str:
     """The ``SELECT`` of :func:`span_insert_sql`: the ``spans`` rows of ``source``."""
 
     def text(key: str) -> str:
@@ -185,7 +243,8 @@ def span_rows_sql(source: str) -> str:
         f"{_gpu_key(sc.GPU_UUID)}), arrayZip(keys, texts)))))",
         "gpu_utilization": "toFloat32(if(empty(gpu_utils), NULL, arrayAvg(gpu_utils)))",
         "gpu_seconds": f"ifNull({first_number('gpu_seconds')}, 0)",
-        "cost_usd": f"ifNull({first_number('cost_usd')}, 0)",
+        "cost_usd": f"ifNull({first_number('cost_usd')}, 0)" if token_cost is None
+        else f"ifNull(coalesce({first_number('cost_usd')}, {token_cost}), 0)",
         "attributes": f"mapFromArrays(arrayFilter(k -> NOT has({column_keys}, k), keys), "
         f"arrayFilter((t, k) -> NOT has({column_keys}, k), texts, keys))",
         "resource": "mapFromArrays(res_keys, res_texts)",

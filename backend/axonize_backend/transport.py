@@ -30,6 +30,9 @@ from axonize_backend.sql import (
 
 
 class Transport(Protocol):
+    #: SQL pricing the tokens of spans with no cost (:func:`~axonize_backend.sql.token_cost_sql`)
+    token_cost: str | None
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows of a parameterised query (``{name:Type}`` placeholders) as dicts."""
         ...
@@ -91,6 +94,8 @@ class ChdbTransport:
     not wait behind them.
     """
 
+    token_cost: str | None = None  # set by SpanStore.open
+
     def __init__(self, path: Path) -> None:
         from chdb import session  # chDB only when used: it loads the whole engine
 
@@ -139,7 +144,7 @@ class ChdbTransport:
         with self._insert_lock:
             try:
                 self._insert_session.query(
-                    span_insert_sql(db, source) + settings_clause(insert_settings),
+                    span_insert_sql(db, source, self.token_cost) + settings_clause(insert_settings),
                     params={"tenant": tenant_id},
                 )
                 if not gpus:
@@ -159,7 +164,8 @@ class ChdbTransport:
         with self._insert_lock:
             try:
                 self._insert_session.query(
-                    span_check_sql(source) + settings_clause(self._format_settings),
+                    span_check_sql(source, self.token_cost)
+                    + settings_clause(self._format_settings),
                     params={"tenant": tenant_id},
                 )
             finally:
@@ -189,6 +195,8 @@ class ServerTransport:
 
     ``url`` is a clickhouse-connect DSN (``http://user:password@host:8123``).
     """
+
+    token_cost: str | None = None  # set by SpanStore.open
 
     def __init__(self, url: str) -> None:
         import clickhouse_connect  # only when a server is configured
@@ -224,7 +232,8 @@ class ServerTransport:
 
         with self._lock:
             self._client.command(
-                span_insert_sql(db, f"input({sql_string(SPAN_STRUCTURE)})") + " FORMAT Protobuf",
+                span_insert_sql(db, f"input({sql_string(SPAN_STRUCTURE)})", self.token_cost)
+                + " FORMAT Protobuf",
                 parameters={"tenant": tenant_id},
                 data=data,
                 settings={**FORMAT_SETTINGS, **dedup_settings(token), **(settings or {})},
@@ -249,7 +258,7 @@ class ServerTransport:
         )
         with self._lock:
             self._client.query(
-                span_check_sql(EXTERNAL_REQUESTS),
+                span_check_sql(EXTERNAL_REQUESTS, self.token_cost),
                 parameters={"tenant": tenant_id},
                 settings=FORMAT_SETTINGS,
                 external_data=external,

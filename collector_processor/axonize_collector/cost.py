@@ -17,14 +17,19 @@ from axonize_collector.pipeline import Counts, Processor, Resource
 from axonize_collector.spans import append, duration_s, put
 from axonize_collector.splice import encode_attribute
 from axonize_core import semconv as sc
-from axonize_core.cost import PriceTable, add_total, mig_fraction
+from axonize_core.cost import (
+    TOKEN_INPUT_KEYS,
+    TOKEN_MODEL_KEYS,
+    TOKEN_OUTPUT_KEYS,
+    PriceTable,
+    add_total,
+    mig_fraction,
+)
 
-#: Model names, most specific first (what answered before what was asked for).
-MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL,
-              sc.AI_MODEL_NAME)
-INPUT_KEYS = (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.AI_LLM_TOKENS_INPUT, "gen_ai.usage.prompt_tokens")
-OUTPUT_KEYS = (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.AI_LLM_TOKENS_OUTPUT,
-               "gen_ai.usage.completion_tokens")
+#: Model names, most specific first; token counts (the SDK's, shared with the backend).
+MODEL_KEYS = TOKEN_MODEL_KEYS
+INPUT_KEYS = TOKEN_INPUT_KEYS
+OUTPUT_KEYS = TOKEN_OUTPUT_KEYS
 _FRESH = "\0fresh"  # a planned output's mark: the span has no cost.* key to replace
 _GPU_FIELDS = (sc.GPU_NAME, sc.GPU_MIG_PROFILE)
 _WANTED = frozenset((*MODEL_KEYS, *INPUT_KEYS, *OUTPUT_KEYS, sc.COST_TOTAL_USD))

@@ -59,6 +59,16 @@ GPU_HOURLY_USD: dict[str, float] = {
 ENERGY_USD_PER_KWH = 0.15
 
 
+#: Where a span names its model, most specific first (what answered before what was asked for),
+#: and its token counts (the first present wins): what token pricing reads, wherever it runs.
+TOKEN_MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL,
+                    sc.AI_MODEL_NAME)
+TOKEN_INPUT_KEYS = (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.AI_LLM_TOKENS_INPUT,
+                    "gen_ai.usage.prompt_tokens")
+TOKEN_OUTPUT_KEYS = (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.AI_LLM_TOKENS_OUTPUT,
+                     "gen_ai.usage.completion_tokens")
+
+
 class PriceTable:
     """GPU-hour, energy and token prices: the shipped defaults overlaid with a price file."""
 
@@ -126,6 +136,17 @@ class PriceTable:
         if found is None and self._hosted:
             found = self._hosted_prices(model)
         return found
+
+    def token_tables(self) -> tuple[list[tuple[str, float, float]],
+                                    list[tuple[str, float, float]]]:
+        """The token prices as :meth:`token_prices` consults them, ``(name, input, output)``
+        USD per 1k tokens, for code that looks them up elsewhere (the backend, inside its
+        ClickHouse insert): first the price file's model names, matched exactly (then by the
+        part before any ``:``), then the hosted table's lower-cased prefixes, longest first,
+        matched against the lower-cased name after its last ``/``."""
+        exact = [(k, i, o) for k, (i, o) in self._tokens.items()]
+        hosted = [(k, i, o) for k, (i, o) in self._hosted]
+        return exact, hosted
 
     def _hosted_prices(self, model: str) -> tuple[float, float] | None:
         """The shipped hosted-model price whose key is the longest prefix of ``model``."""
