@@ -123,6 +123,10 @@ def _gpu_key(attribute: str) -> str:
     return sql_string("^gpu\\.[0-9]+\\." + attribute.replace(".", "\\.") + "$")
 
 
+#: The most SQL token pricing may add to the insert (ClickHouse's max_query_size is 256 KiB).
+MAX_PRICING_SQL = 160_000
+
+
 def _float_array(values: Iterable[float]) -> str:
     return "CAST([" + ", ".join(repr(float(v)) for v in values) + "] AS Array(Float64))"
 
@@ -169,13 +173,21 @@ def token_cost_sql(prices: PriceTable | None) -> str | None:
                         f"toUInt32(0)) AS tok_h{n}) > 0, tok_h{n}")
         found = f"multiIf({', '.join(arms)}, toUInt32(0))"
         expr = f"if(({found} AS tok_h) > 0, {cost(ins, outs, 'tok_h')}, NULL)"
-    if exact:
-        names = "[" + ", ".join(sql_string(k) for k, _, _ in exact) + "]"
-        ins, outs = _float_array(i for _, i, _ in exact), _float_array(o for _, _, o in exact)
-        before_colon = f"indexOf({names}, splitByChar(':', tok_model)[1])"
-        expr = f"if(({before_colon} AS tok_c) > 0, {cost(ins, outs, 'tok_c')}, {expr})"
-        expr = f"if((indexOf({names}, tok_model) AS tok_e) > 0, {cost(ins, outs, 'tok_e')}, {expr})"
-    return f"if({model} = '', NULL, {expr})"
+    if exact:  # each list written once, then named
+        names = "([" + ", ".join(sql_string(k) for k, _, _ in exact) + "] AS tok_names)"
+        ins = f"({_float_array(i for _, i, _ in exact)} AS tok_ins)"
+        outs = f"({_float_array(o for _, _, o in exact)} AS tok_outs)"
+        at = (f"if((indexOf({names}, tok_model) AS tok_e) > 0, tok_e, "
+              "indexOf(tok_names, splitByChar(':', tok_model)[1]))")
+        expr = f"if(({at} AS tok_x) > 0, {cost(ins, outs, 'tok_x')}, {expr})"
+    sql = f"if({model} = '', NULL, {expr})"
+    if len(sql) > MAX_PRICING_SQL:
+        raise ValueError(
+            f"the price table holds too many token prices ({len(exact)} from the price file, "
+            f"{len(hosted)} shipped) to price spans inside the ClickHouse insert: its SQL would "
+            f"take {len(sql):,} of ClickHouse's 262,144 query bytes; keep the price file to "
+            "the models you use, or set AXONIZE_PRICE_TOKENS=0")
+    return sql
 
 
 def span_insert_sql(db: str, source: str, token_cost: str | None = None) -> str:

@@ -93,6 +93,10 @@ class Processor:
         good since the last call (counted as dropped)."""
         return None, 0
 
+    def rollback(self) -> None:
+        """The output of the request just processed was not taken and its sender will send it
+        again: undo what would otherwise count twice (the sampler holds its spans again)."""
+
     def close(self) -> None:
         """Release what the processor holds (a budget persists its state here)."""
 
@@ -137,8 +141,24 @@ class Pipeline:
         self.processors = list(processors)
         self.counts = Counts()
         # One request at a time: processors may keep per-request state (the sampler's kept
-        # traces), and under the GIL running two at once would gain nothing.
-        self._lock = threading.Lock()
+        # traces), and under the GIL running two at once would gain nothing.  Reentrant: a
+        # caller may hold it across processing and storing the output (:meth:`exclusive`).
+        self._lock = threading.RLock()
+
+    def exclusive(self) -> threading.RLock:
+        """Hold it (``with``) to process a request and store its output with no other request
+        processed in between, so that :meth:`rollback` undoes that request."""
+        return self._lock
+
+    def rollback(self) -> None:
+        """Call with :meth:`exclusive` held when the output of the request just processed was
+        not taken: its sender will send it again."""
+        with self._lock:
+            for p in self.processors:
+                try:
+                    p.rollback()
+                except Exception:
+                    log.exception("processor %s failed to roll back", p.name)
 
     def run(self, req: Any, body: bytes | None = None) -> dict[str, Any]:
         """Process ``req`` (an ``ExportTraceServiceRequest``) in place; returns the requests to

@@ -77,16 +77,18 @@ class SampleProcessor(Processor):
 
     def __init__(self, ratio: float, keep_errors: bool = True,
                  slow_ms: float | None = None, decision_wait_s: float = 30.0,
-                 hold_spans: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
+                 hold_spans: int = 50_000, hold_mb: float = 64.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not 0.0 <= ratio <= 1.0:
             raise ValueError(f"sample ratio {ratio} is not between 0 and 1")
-        if decision_wait_s < 0 or hold_spans < 0:
-            raise ValueError("sample: decision_wait_s and hold_spans cannot be negative")
+        if decision_wait_s < 0 or hold_spans < 0 or hold_mb < 0:
+            raise ValueError("sample: decision_wait_s, hold_spans and hold_mb cannot be negative")
         self.bound = int(ratio * _BOUND)
         self.keep_errors = keep_errors
         self.slow_s = None if slow_ms is None else slow_ms / 1000.0
         self.decision_wait_s = float(decision_wait_s)
-        self.hold_spans = int(hold_spans) if decision_wait_s > 0 else 0
+        self.hold_spans = int(hold_spans) if decision_wait_s > 0 and hold_mb > 0 else 0
+        self.hold_bytes = int(hold_mb * 2**20)
         self._clock = clock
         #: traces with a failed or slow span in this request
         self._keep: set[bytes] = set()
@@ -96,17 +98,24 @@ class SampleProcessor(Processor):
         #: trace id -> (when first held, [(scope key, encoded span)]), oldest first
         self._held: dict[bytes, tuple[float, list[tuple[int, bytes]]]] = {}
         self._held_count = 0
+        self._held_bytes = 0
         self._given_up = 0  # held spans let go (expired, or pushed out by newer ones)
         #: the resource and scope of held spans: key -> (resource, schema, scope, schema)
         self._scopes: dict[int, tuple[bytes, str, bytes, str]] = {}
         self._scope_keys: dict[tuple[bytes, str, bytes, str], int] = {}
+        self._next_key = 0
+        self._compact_at = 1_000  # scope keys known before unused ones are forgotten
         self._release: list[tuple[int, bytes]] = []
         # This request's scopes: the first span ordinal of each, and the messages.
         self._starts: list[int] = []
         self._spans_of: list[tuple[Any, Any]] = []
         self._keys_now: dict[int, int] = {}  # this request's scope index -> key
+        # What this request changed, for :meth:`rollback`: traces it released, spans it held.
+        self._undo_released: list[tuple[bytes, tuple[float, list[tuple[int, bytes]]]]] = []
+        self._undo_held: list[bytes] = []
 
     def begin(self, req: Any, body: bytes | None) -> bool:
+        self._undo_released, self._undo_held = [], []  # the previous request went out
         if self.bound >= _BOUND:
             return False  # keeps everything
         now = self._clock()
@@ -131,6 +140,8 @@ class SampleProcessor(Processor):
             if held is not None:
                 self._release.extend(held[1])
                 self._held_count -= len(held[1])
+                self._held_bytes -= sum(len(data) for _, data in held[1])
+                self._undo_released.append((tid, held))
         self._keep = keep
         self._starts, self._spans_of = starts, spans_of
         self._keys_now = {}
@@ -152,12 +163,13 @@ class SampleProcessor(Processor):
         """The held spans whose trace this request decided to keep, as a request of their
         own (already processed), and how many were let go since the last call."""
         given_up, self._given_up = self._given_up, 0
-        if not self._release:
+        release, self._release = self._release, []
+        if not release:
             return None, given_up
         out = ts.ExportTraceServiceRequest()
         last_key = -1
         scope: Any = None
-        for key, data in sorted(self._release, key=lambda item: item[0]):
+        for key, data in sorted(release, key=lambda item: item[0]):
             if key != last_key:
                 resource, rs_schema, scope_msg, ss_schema = self._scopes[key]
                 rs = out.resource_spans.add(schema_url=rs_schema)
@@ -166,8 +178,29 @@ class SampleProcessor(Processor):
                 scope.scope.MergeFromString(scope_msg)
                 last_key = key
             scope.spans.add().MergeFromString(data)
-        self._release = []
         return out, given_up
+
+    def rollback(self) -> None:
+        """The last request's output was not taken (the relay's queue refused it; its sender
+        retries): hold again what it released, and forget what it held, which comes back."""
+        for tid in reversed(self._undo_held):
+            entry = self._held.get(tid)
+            if entry is None or not entry[1]:  # let go already
+                continue
+            _, data = entry[1].pop()
+            self._held_count -= 1
+            self._held_bytes -= len(data)
+            if not entry[1]:
+                del self._held[tid]
+        for tid, entry in self._undo_released:
+            self._kept.pop(tid, None)
+            if tid in self._held:  # held again by the same request: keep the older entry
+                self._held_count -= len(self._held[tid][1])
+                self._held_bytes -= sum(len(data) for _, data in self._held[tid][1])
+            self._held[tid] = entry
+            self._held_count += len(entry[1])
+            self._held_bytes += sum(len(data) for _, data in entry[1])
+        self._undo_released, self._undo_held, self._release = [], [], []
 
     def _hold(self, tid: bytes, span: Any, ordinal: int) -> None:
         index = bisect_right(self._starts, ordinal) - 1
@@ -178,21 +211,27 @@ class SampleProcessor(Processor):
                      ss.scope.SerializeToString(deterministic=True), ss.schema_url)
             key = self._scope_keys.get(ident)
             if key is None:
-                key = self._scope_keys[ident] = len(self._scope_keys)
+                key = self._scope_keys[ident] = self._next_key
+                self._next_key += 1
                 self._scopes[key] = ident
             self._keys_now[index] = key
         entry = self._held.get(tid)
         if entry is None:
             entry = self._held[tid] = (self._clock(), [])
-        entry[1].append((key, span.SerializeToString()))
+        data = span.SerializeToString()
+        entry[1].append((key, data))
+        self._undo_held.append(tid)
         self._held_count += 1
-        while self._held_count > self.hold_spans and self._held:  # the oldest traces go
+        self._held_bytes += len(data)
+        while ((self._held_count > self.hold_spans or self._held_bytes > self.hold_bytes)
+               and self._held):  # the oldest traces go
             self._let_go(next(iter(self._held)))
 
     def _let_go(self, tid: bytes) -> None:
-        n = len(self._held.pop(tid)[1])
-        self._held_count -= n
-        self._given_up += n
+        spans = self._held.pop(tid)[1]
+        self._held_count -= len(spans)
+        self._held_bytes -= sum(len(data) for _, data in spans)
+        self._given_up += len(spans)
 
     def _expire(self, now: float) -> None:
         horizon = now - self.decision_wait_s
@@ -208,6 +247,10 @@ class SampleProcessor(Processor):
             if kept[tid] > horizon and len(kept) <= max(self.hold_spans, 10_000):
                 break
             del kept[tid]
-        if not held and len(self._scope_keys) > 1_000:  # nothing refers to them any more
-            self._scope_keys.clear()
-            self._scopes.clear()
+        if len(self._scope_keys) > self._compact_at:  # forget the scopes nothing holds
+            used = {key for _, spans in held.values() for key, _ in spans}
+            used.update(key for key, _ in self._release)
+            for ident, key in list(self._scope_keys.items()):
+                if key not in used:
+                    del self._scope_keys[ident], self._scopes[key]
+            self._compact_at = max(1_000, 2 * len(self._scope_keys))

@@ -22,6 +22,7 @@ import concurrent.futures.thread
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,9 @@ _THREAD = threading.Thread
 #: The function every ThreadPoolExecutor's worker thread runs: such a thread carries nothing,
 #: or it would hand a stale parent to the tasks submitted later with no span current.
 _POOL_WORKER: Any = getattr(concurrent.futures.thread, "_worker", None)
+#: True inside ``submit`` of a ThreadPoolExecutor subclass (whose workers may run another
+#: function) while an OTel context is current: the threads it starts carry nothing.
+_IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
 _THREAD_RUN = threading.Thread.run
 
 # What ``install`` found (the originals, or whatever another tool put there first).
@@ -128,7 +132,7 @@ def _start_carrying(self: threading.Thread, span: Span | None) -> None:
     previous: Any = None
     try:
         otel = None if _OTEL._TRACER_PROVIDER is None else (_otel_get_current() or None)
-        if ((span is not None or otel is not None)
+        if ((span is not None or otel is not None) and not _IN_SUBMIT.get()
                 and getattr(self, "_target", None) is not _POOL_WORKER):
             if type(self).run is _THREAD_RUN:
                 # Thread(target=...): ``run`` calls ``_run_target_otel`` with the
@@ -177,18 +181,43 @@ def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
     if span is None:
         if _OTEL._TRACER_PROVIDER is None or not _hooks.on:  # as if unpatched
             return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-        otel = _otel_now()
+        otel = _otel_context_now()
         if otel is None:
             return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     elif not _hooks.on:
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     else:
-        otel = None if _OTEL._TRACER_PROVIDER is None else _otel_now()
-    if _FOREIGN and isinstance(self, _FOREIGN):
-        return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
+        otel = None if _OTEL._TRACER_PROVIDER is None else _otel_context_now()
+    if type(self) is not ThreadPoolExecutor:
+        return _submit_to_subclass(self, span, otel, fn, *args, **kwargs)
     # The task runs ``run_in(span, otel, fn, *args, **kwargs)``: no wrapper object to make.
     # A worker thread the original starts for it carries nothing (``_start`` knows its target).
     return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
+
+
+def _otel_context_now() -> Any:
+    try:
+        return _otel_now()
+    except Exception:
+        debug_once("executor-submit", "axonize: could not carry the context into a task",
+                   exc_info=True)
+        return None
+
+
+def _submit_to_subclass(self: ThreadPoolExecutor, span: Span | None, otel: Any,
+                        fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    """``submit`` of a ThreadPoolExecutor subclass, which may start its worker threads with a
+    function of its own: no span is current while the original runs, so none is carried."""
+    if _FOREIGN and isinstance(self, _FOREIGN):
+        return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
+    token = CURRENT.set(None)
+    in_submit = None if otel is None else _IN_SUBMIT.set(True)
+    try:
+        return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
+    finally:
+        if in_submit is not None:
+            _IN_SUBMIT.reset(in_submit)
+        CURRENT.reset(token)
 
 
 _submit.__doc__ = _ORIGINAL_SUBMIT.__doc__

@@ -40,6 +40,7 @@ def test_kill_9_under_load_loses_and_duplicates_nothing(
     second = ServeProcess(data)
     try:
         second.wait_ready()
+        second.wait_loaded()  # what the killed process acknowledged and did not load
         stored = Counter(stored_trace_ids(second.url, key))
         duplicated = [t for t, n in stored.items() if n > 1]
         assert duplicated == []

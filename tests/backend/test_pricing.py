@@ -19,6 +19,7 @@ import grpc
 from axonize_backend.config import ServerConfig
 from axonize_backend.grpc_server import TRACE_SERVICE
 from axonize_backend.pricing import insert_prices
+from axonize_backend.sql import token_cost_sql
 from axonize_collector import MAIN
 from axonize_collector.config import build_pipeline
 from axonize_testsupport.backend_server import BackendServer
@@ -29,6 +30,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from axonize_core.cost import PriceTable
 
 PRICES = {"tokens_per_1k_usd": {"my-llama": {"input": 0.001, "output": 0.003}}}
 
@@ -125,3 +128,9 @@ def test_token_pricing_follows_the_settings(tmp_path: Path) -> None:
     bad.write_text("[1, 2]")
     with pytest.raises(ValueError, match=r"price file .*expected a JSON object"):
         insert_prices(ServerConfig(data_dir=tmp_path, price_file=str(bad)))
+    # A price table too big for ClickHouse's query size fails at start, saying what to do.
+    huge = PriceTable({}, tokens_per_1k_usd={f"fine-tuned-model-{i:05d}": {"input": 0.1}
+                                             for i in range(5_000)})
+    with pytest.raises(ValueError, match=r"too many token prices .*AXONIZE_PRICE_TOKENS=0"):
+        token_cost_sql(huge)
+    assert token_cost_sql(PriceTable({})) is None  # nothing to price with: the insert as before

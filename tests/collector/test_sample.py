@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from axonize_collector import MAIN, FilterProcessor, Pipeline, SampleProcessor
 
 
@@ -69,3 +71,27 @@ def test_held_spans_are_let_go_after_the_wait_and_within_the_bound(trace_request
     # Trace 1's child expired, trace 2's was pushed out by newer ones, trace 8's is released.
     assert sorted(_names(out)) == ["child 8", "root 1", "root 2", "root 8"]
     assert p.counts.dropped == 3  # the expired one and the two pushed out
+
+
+def test_a_refused_request_sent_again_gives_each_held_span_once(trace_request) -> None:
+    p = Pipeline([SampleProcessor(0.0)])
+
+    def children() -> Any:  # the pipeline processes a request in place: decode it each time
+        return trace_request([(1, "retrieve", False), (1, "generate", False)])
+
+    def root() -> Any:
+        return trace_request([(1, "request", True)])
+
+    p.run(children())
+    p.rollback()  # the relay's queue refused it: the sender sends it again
+    p.run(children())
+    assert sorted(_names(p.run(root()))) == ["generate", "request", "retrieve"]
+    p.rollback()  # refused again: what it released is held again
+    assert sorted(_names(p.run(root()))) == ["generate", "request", "retrieve"]
+    assert _names(p.run(trace_request([(1, "late", False)]))) == ["late"]
+
+
+def test_held_spans_are_bounded_in_bytes_too(trace_request) -> None:
+    sampler = SampleProcessor(0.0, hold_mb=1 / 1024)  # 1 KiB
+    Pipeline([sampler]).run(trace_request([(t, "x" * 200, False) for t in range(20)]))
+    assert 0 < sampler._held_bytes <= 1024 and sampler._held_count < 20

@@ -30,6 +30,10 @@ time.sleep(60)
 """
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_until_signalled(sink: GrpcSink, tmp_path: Path, body: str, sig: int,
                          **env: str) -> tuple[int, str]:
     script = tmp_path / "app.py"
@@ -38,7 +42,11 @@ def _run_until_signalled(sink: GrpcSink, tmp_path: Path, body: str, sig: int,
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**clean, "SINK": sink.endpoint, "PYTHONFAULTHANDLER": "1",
-                                 **env})
+                                 **env},
+                            # A shell ignores SIGINT in the jobs it puts in the background, and
+                            # Python then installs no Ctrl-C handler: the program as a terminal
+                            # would start it.
+                            preexec_fn=_sigint_default)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(sig)

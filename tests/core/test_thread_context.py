@@ -121,6 +121,34 @@ def test_a_pool_first_used_under_an_otel_span_keeps_no_parent_after_its_task(
     assert spans["submitted with no span"].parent_span_id == NO_PARENT
 
 
+class _OwnWorkers(ThreadPoolExecutor):
+    """A pool whose worker threads run a function of its own (as some libraries' pools do)."""
+
+    def _adjust_thread_count(self) -> None:
+        if len(self._threads) < self._max_workers:  # type: ignore[attr-defined]
+            t = threading.Thread(target=_own_worker, args=(self._work_queue,), daemon=True)
+            t.start()
+            self._threads.add(t)  # type: ignore[attr-defined]
+
+
+def _own_worker(work: queue.SimpleQueue[Any]) -> None:
+    while (item := work.get()) is not None:
+        item.run()
+    work.put(None)  # wake the next worker to end too
+
+
+def test_a_subclass_pool_with_its_own_workers_keeps_no_parent_after_its_task(
+        traced: GrpcSink) -> None:
+    with _OwnWorkers(max_workers=1) as pool:
+        with axonize.span("request"):  # the pool's thread starts here
+            first = pool.submit(work("under request")).result()
+        later = pool.submit(work("submitted with no span")).result()
+        assert later == first
+    spans = spans_by_name(traced, 3)
+    assert spans["under request"].parent_span_id == spans["request"].span_id
+    assert spans["submitted with no span"].parent_span_id == NO_PARENT
+
+
 def test_a_thread_with_no_target_starts_and_ends_quietly(
         traced: GrpcSink, monkeypatch: pytest.MonkeyPatch) -> None:
     failures: list[threading.ExceptHookArgs] = []

@@ -73,6 +73,20 @@ class ServeProcess:
                 raise AssertionError(f"the server did not start:\n{self.output}")
             time.sleep(0.1)
 
+    def wait_loaded(self, timeout: float = 60.0) -> None:
+        """Wait until the ingest log is in the span store (``unloaded_bytes`` 0 on ``/readyz``),
+        what a previous process left included: until then acknowledged spans can be missing
+        from queries."""
+        deadline = time.monotonic() + timeout
+        left = None
+        while time.monotonic() < deadline:
+            r = httpx.get(f"{self.url}/readyz", timeout=5)
+            left = r.json()["ingest"]["unloaded_bytes"]
+            if r.status_code == 200 and left == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{left} bytes of the ingest log still unloaded after {timeout} s")
+
     def tenant(self, name: str) -> tuple[str, str]:
         admin = {"authorization": f"Bearer {ADMIN}"}
         r = httpx.post(f"{self.url}/api/v1/admin/tenants", json={"name": name}, headers=admin)

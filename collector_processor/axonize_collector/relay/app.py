@@ -117,6 +117,19 @@ class Relay:
         self._room_for(len(body), self.routes[MAIN])  # refuse before the processors count
         req = parse_traces(body, content_type)
         rejected, reason = _drop_bad_spans(req)
+        # Processing and queueing with no other request in between: when a queue refuses the
+        # output, the processors undo what the sender's retry would count twice.
+        with self.pipeline.exclusive():
+            try:
+                received, delta = self._process_and_queue(req, body, content_type, rejected)
+            except QueueFull:
+                self.pipeline.rollback()
+                raise
+        self.stats.add(received=received, rejected=rejected, **delta)
+        return Accepted(received, rejected, reason)
+
+    def _process_and_queue(self, req: Any, body: bytes, content_type: str,
+                           rejected: int) -> tuple[int, dict[str, int]]:
         before = self.pipeline.counts.snapshot()
         # The body lets processors take fast paths where it still matches the request span for
         # span (not once bad spans are out); OTLP/JSON could hide text behind escapes.
@@ -141,8 +154,7 @@ class Relay:
                         raise QueueFull(f"queue for {d.name} cannot be written: {exc}") from None
                     if not stored:
                         raise _full(d)
-        self.stats.add(received=received, rejected=rejected, **delta)
-        return Accepted(received, rejected, reason)
+        return received, delta
 
 
 def _full(d: Destination) -> QueueFull:
