@@ -140,7 +140,7 @@ class SampleProcessor(Processor):
             if held is not None:
                 self._release.extend(held[1])
                 self._held_count -= len(held[1])
-                self._held_bytes -= sum(len(data) for _, data in held[1])
+                self._held_bytes -= _size(held[1])
                 self._undo_released.append((tid, held))
         self._keep = keep
         self._starts, self._spans_of = starts, spans_of
@@ -192,14 +192,11 @@ class SampleProcessor(Processor):
             self._held_bytes -= len(data)
             if not entry[1]:
                 del self._held[tid]
-        for tid, entry in self._undo_released:
+        for tid, entry in self._undo_released:  # a kept trace's spans are never held meanwhile
             self._kept.pop(tid, None)
-            if tid in self._held:  # held again by the same request: keep the older entry
-                self._held_count -= len(self._held[tid][1])
-                self._held_bytes -= sum(len(data) for _, data in self._held[tid][1])
             self._held[tid] = entry
             self._held_count += len(entry[1])
-            self._held_bytes += sum(len(data) for _, data in entry[1])
+            self._held_bytes += _size(entry[1])
         self._undo_released, self._undo_held, self._release = [], [], []
 
     def _hold(self, tid: bytes, span: Any, ordinal: int) -> None:
@@ -230,7 +227,7 @@ class SampleProcessor(Processor):
     def _let_go(self, tid: bytes) -> None:
         spans = self._held.pop(tid)[1]
         self._held_count -= len(spans)
-        self._held_bytes -= sum(len(data) for _, data in spans)
+        self._held_bytes -= _size(spans)
         self._given_up += len(spans)
 
     def _expire(self, now: float) -> None:
@@ -254,3 +251,8 @@ class SampleProcessor(Processor):
                 if key not in used:
                     del self._scope_keys[ident], self._scopes[key]
             self._compact_at = max(1_000, 2 * len(self._scope_keys))
+
+
+def _size(spans: list[tuple[int, bytes]]) -> int:
+    """The bytes of held spans."""
+    return sum(len(data) for _, data in spans)

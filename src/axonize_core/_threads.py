@@ -132,13 +132,13 @@ def _start_carrying(self: threading.Thread, span: Span | None) -> None:
     previous: Any = None
     try:
         otel = None if _OTEL._TRACER_PROVIDER is None else (_otel_get_current() or None)
+        target = getattr(self, "_target", None)  # None: ran already, or no target
         if ((span is not None or otel is not None) and not _IN_SUBMIT.get()
-                and getattr(self, "_target", None) is not _POOL_WORKER):
+                and target is not _POOL_WORKER):
             if type(self).run is _THREAD_RUN:
                 # Thread(target=...): ``run`` calls ``_run_target_otel`` with the
                 # context ahead of the user's arguments.  Replacing attributes the instance has
                 # is cheap; adding one rebuilds its __dict__, and a partial costs more.
-                target = getattr(self, "_target", None)  # None: ran already, or no target
                 if target is not None:
                     previous = self._args  # type: ignore[attr-defined]
                     self._args = (span, otel, target, *previous)  # type: ignore[attr-defined]
