@@ -109,7 +109,11 @@ class GrpcSink(_Recorder):
             self.metadata.append(dict(context.invocation_metadata()))
             code = self.fail_next.pop(0) if self.fail_next else None
         if self.delay_s:
-            time.sleep(self.delay_s)
+            # A slow server that stops on an RPC its client gave up (deadline passed): sleeping
+            # on would hold one of the 4 workers and queue the retries behind abandoned calls.
+            end = time.monotonic() + self.delay_s
+            while context.is_active() and (left := end - time.monotonic()) > 0:
+                time.sleep(min(left, 0.01))
         if code is not None:
             context.abort(code, "test sink refused this request")
 
