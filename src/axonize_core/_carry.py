@@ -18,6 +18,7 @@ from opentelemetry import context as _otel_context
 
 from axonize_core import _state
 from axonize_core._span import _OTEL
+from axonize_core.owner import OWNER, owner_in
 
 if TYPE_CHECKING:
     from axonize_core._span import Span
@@ -87,12 +88,15 @@ def run_in(span: Span | None, otel: _otel_context.Context | None, fn: Callable[P
             return fn(*args, **kwargs)
         finally:
             CURRENT.reset(token)  # same thread, same context: cannot fail
-    otel_token = None
+    otel_token = owner_token = None
     if otel is not None or otel_now() is not None:
         otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
+        owner_token = OWNER.set(None if otel is None else owner_in(otel))  # from the baggage
     try:
         return fn(*args, **kwargs)
     finally:
+        if owner_token is not None:
+            OWNER.reset(owner_token)
         if otel_token is not None:
             _otel_detach(otel_token)
         _reset(token)
@@ -101,7 +105,7 @@ def run_in(span: Span | None, otel: _otel_context.Context | None, fn: Callable[P
 def capture() -> TraceContext | None:
     """What is current, or None when no span and no OTel context is (nothing to carry)."""
     span = CURRENT.get()
-    otel = otel_now()
+    otel = _otel_get_current() or None  # with or without a tracer provider: baggage too
     if span is None and otel is None:
         return None
     return TraceContext(span, otel)

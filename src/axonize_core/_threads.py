@@ -1,24 +1,34 @@
 """Context follows the work: threads and executor tasks started under a span stay its children.
 
-``install()`` (called by ``init`` unless ``thread_context=False``) patches two methods:
+``install()`` (called by ``init`` unless ``thread_context=False``) replaces two names that the
+standard library looks up each time it hands work over, so the caller runs no wrapper of
+``Thread.start`` or ``ThreadPoolExecutor.submit``:
 
-- ``threading.Thread.start``: a thread started while a span (or an OTel context) is current
-  runs its ``run`` under that context (:class:`~axonize_core._carry.TraceContext`);
-- ``concurrent.futures.ThreadPoolExecutor.submit`` (``Executor.map`` and
-  ``loop.run_in_executor`` go through it): each task submitted while a span is current runs
-  under it, and the pool thread gets its own context back when the task ends, so a task
-  submitted later with no span current has no parent.  The pool's worker threads (their target
-  is ``concurrent.futures.thread._worker``) carry nothing.
+- ``threading._start_new_thread`` (``_start_joinable_thread`` from Python 3.13), which
+  ``Thread.start`` calls with the thread's bootstrap: while a span (or an OTel context) is
+  current, the new thread first enters it, then runs the bootstrap, so ``run`` (a target, a
+  subclass's own ``run``, a ``Timer``) runs under it.  Nothing is stored on the Thread object.
+- ``concurrent.futures.thread._WorkItem``, which ``submit`` (and so ``Executor.map``,
+  ``loop.run_in_executor`` and ``asyncio.to_thread``) makes for each task: a task submitted
+  while a span is current runs as ``run_in(span, otel, fn, *args)``, which gives the pool
+  thread its own context back when the task ends, so a task submitted later with no span
+  current has no parent.  Where ``_WorkItem`` is not made as ``(future, fn, args, kwargs)``
+  (Python 3.14), ``ThreadPoolExecutor.submit`` is wrapped instead.
 
-With no span current (and no OTel tracer provider installed) either patch reads one context
-variable and calls the original with the very same arguments.  Nothing here may raise into the
-caller: a failure falls back to the original behaviour and is logged once at debug level.
+Pool threads carry nothing of the moment they were started: a ThreadPoolExecutor's own workers
+are recognised by their target (``concurrent.futures.thread._worker``), and a subclass that
+starts threads its own way (its own ``_adjust_thread_count``) does so with no span current.
+
+With no span current (and no OTel tracer provider installed) a hook reads one context variable
+and calls the original with the very same arguments.  Nothing here may raise into the caller: a
+failure falls back to the original behaviour and is logged once at debug level.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.thread
+import inspect
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,198 +36,198 @@ from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as _otel_context
+
 from axonize_core import _state
-from axonize_core._carry import _otel_attach, _otel_get_current, run_in
-from axonize_core._carry import otel_now as _otel_now
+from axonize_core._carry import _EMPTY_OTEL, _otel_attach, _otel_detach, run_in
 from axonize_core._log import debug_once
-from axonize_core._span import _OTEL
+from axonize_core.owner import OWNER, owner_in
 
 if TYPE_CHECKING:
     from axonize_core._span import Span
 
 CURRENT = _state.CURRENT
-_THREAD = threading.Thread
+_pool_module: Any = concurrent.futures.thread  # whose ``_WorkItem`` the hook replaces
 #: The function every ThreadPoolExecutor's worker thread runs: such a thread carries nothing,
 #: or it would hand a stale parent to the tasks submitted later with no span current.
-_POOL_WORKER: Any = getattr(concurrent.futures.thread, "_worker", None)
-#: True inside ``submit`` of a ThreadPoolExecutor subclass (whose workers may run another
-#: function) while an OTel context is current: the threads it starts carry nothing.
-_IN_SUBMIT: ContextVar[bool] = ContextVar("axonize_in_submit", default=False)
-_THREAD_RUN = threading.Thread.run
+_POOL_WORKER: Any = getattr(_pool_module, "_worker", None)
+
+#: The name in ``threading`` that ``Thread.start`` calls to make the OS thread.
+SPAWN_NAME = next((name for name in ("_start_new_thread", "_start_joinable_thread")
+                   if name in threading.Thread.start.__code__.co_names
+                   and callable(getattr(threading, name, None))), None)
+#: ``_WorkItem(future, fn, args, kwargs)``: tasks are carried by the work item factory.
+_WORK_ITEM: Any = getattr(_pool_module, "_WorkItem", None)
+
+
+def _made_as_fn_args_kwargs(cls: Any) -> bool:
+    try:
+        return list(inspect.signature(cls).parameters) == ["future", "fn", "args", "kwargs"]
+    except (TypeError, ValueError):
+        return False
+
+
+ITEM_HOOK = isinstance(_WORK_ITEM, type) and _made_as_fn_args_kwargs(_WORK_ITEM)
 
 # What ``install`` found (the originals, or whatever another tool put there first).
-_ORIGINAL_START: Callable[[threading.Thread], None] = threading.Thread.start
+_ORIGINAL_SPAWN: Any = getattr(threading, SPAWN_NAME) if SPAWN_NAME else None
 _ORIGINAL_SUBMIT: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
 
 
-def _run_thread(thread: threading.Thread, span: Span | None, otel: Any,
-                run: Callable[[], Any]) -> None:
-    """The carried ``run`` of a Thread subclass with its own ``run``."""
-    try:
-        CURRENT.set(span)  # a new thread's context is empty: nothing to restore later
-        if otel is not None:
-            _otel_attach(otel)
-    except Exception:
-        debug_once("thread-run", "axonize: could not carry the context into a thread",
-                   exc_info=True)
-    try:
-        run()
-    finally:
-        # Drop the carried context with the thread's end (the Thread object may live on).
-        thread.__dict__.pop("run", None)
+def _otel_context_var() -> Callable[[Any], Any]:
+    """``get`` of the context variable that holds OTel's current context: reading it costs what
+    reading Axonize's own does.  (A runtime context other than OTel's default gets a reader that
+    goes through ``opentelemetry.context``.)"""
+    var = getattr(getattr(_otel_context, "_RUNTIME_CONTEXT", None), "_current_context", None)
+    if isinstance(var, ContextVar):
+        return var.get
 
-
-def _run_target(span: Span | None, target: Callable[..., Any] | None, /, *args: Any,
-                **kwargs: Any) -> Any:
-    """The carried ``target`` of a plain Thread: ``Thread.run`` calls it with the span and the
-    user's target ahead of the user's arguments (then drops ``_target`` and ``_args``)."""
-    CURRENT.set(span)  # a new thread's context is empty: nothing to restore later
-    if target is not None:
-        return target(*args, **kwargs)
-    return None
-
-
-def _run_target_otel(span: Span | None, otel: Any, target: Callable[..., Any], /, *args: Any,
-                     **kwargs: Any) -> Any:
-    """``_run_target`` that also attaches OTel's context (an OTel tracer provider is
-    installed)."""
-    try:
-        CURRENT.set(span)
-        if otel is not None:
-            _otel_attach(otel)
-    except Exception:
-        debug_once("thread-run", "axonize: could not carry the context into a thread",
-                   exc_info=True)
-    return target(*args, **kwargs)
-
-
-# How ``_start_carrying`` carried the context, to undo it when the thread does not start.
-_NOTHING, _TARGET, _RUN = 0, 1, 2
-
-
-def _start(self: threading.Thread) -> None:
-    # Every step of the common case costs: it runs right after the kernel made the previous
-    # thread, with cold caches.  So the fast path reads the fewest things it can.
-    span = CURRENT.get()
-    if span is None:
-        if _OTEL._TRACER_PROVIDER is None or not _hooks.on:  # as if unpatched
-            return _ORIGINAL_START(self)
-        return _start_carrying(self, None)
-    if type(self) is not _THREAD or not _hooks.on or _OTEL._TRACER_PROVIDER is not None:
-        return _start_carrying(self, span) if _hooks.on else _ORIGINAL_START(self)
-    # A plain Thread with an Axonize span current and no OTel tracer provider: ``run``
-    # calls ``_run_target(span, target, *args)``.  Replacing attributes the instance has is
-    # cheaper than adding one (which rebuilds its __dict__) or making a partial.
-    try:
-        target = self._target  # type: ignore[attr-defined]
-        if target is _POOL_WORKER:  # a pool's worker: each task carries its own context
-            return _ORIGINAL_START(self)
-        args = self._args  # type: ignore[attr-defined]
-        # Concatenation is cheaper than unpacking; ``args`` given as a list lands in except.
-        self._args = (span, target) + args  # type: ignore[attr-defined]  # noqa: RUF005
-        self._target = _run_target  # type: ignore[attr-defined]
-    except Exception:  # ran already (``run`` drops both), or not a Thread as made by threading
-        return _start_carrying(self, span)
-    try:
-        return _ORIGINAL_START(self)
-    except BaseException:  # not started (started twice, no thread left): leave it as it was
-        self._target = target  # type: ignore[attr-defined]
-        self._args = args  # type: ignore[attr-defined]
-        raise
-
-
-def _start_carrying(self: threading.Thread, span: Span | None) -> None:
-    """``Thread.start`` carrying ``span`` and OTel's context, for any kind of Thread."""
-    how = _NOTHING
-    previous: Any = None
-    try:
-        otel = None if _OTEL._TRACER_PROVIDER is None else (_otel_get_current() or None)
-        target = getattr(self, "_target", None)  # None: ran already, or no target
-        if ((span is not None or otel is not None) and not _IN_SUBMIT.get()
-                and target is not _POOL_WORKER):
-            if type(self).run is _THREAD_RUN:
-                # Thread(target=...): ``run`` calls ``_run_target_otel`` with the
-                # context ahead of the user's arguments.  Replacing attributes the instance has
-                # is cheap; adding one rebuilds its __dict__, and a partial costs more.
-                if target is not None:
-                    previous = self._args  # type: ignore[attr-defined]
-                    self._args = (span, otel, target, *previous)  # type: ignore[attr-defined]
-                    self._target = _run_target_otel  # type: ignore[attr-defined]
-                    how = _TARGET
-            else:  # a subclass with its own run()
-                previous = self.__dict__.get("run", None)
-                self.run = partial(  # type: ignore[method-assign]
-                    _run_thread, self, span, otel, self.run)
-                how = _RUN
-    except Exception:
-        debug_once("thread-start", "axonize: could not carry the context into a thread",
-                   exc_info=True)
-    if how == _NOTHING:
-        return _ORIGINAL_START(self)
-    try:
-        return _ORIGINAL_START(self)
-    except BaseException:  # not started (started twice, no thread left): leave it as it was
+    def current(default: Any) -> Any:
         try:
-            if how == _TARGET:
-                self._target = self._args[2]  # type: ignore[attr-defined]
-                self._args = previous  # type: ignore[attr-defined]
-            elif previous is None:
-                self.__dict__.pop("run", None)
-            else:
-                self.run = previous  # type: ignore[method-assign]
+            return _otel_context.get_current()
         except Exception:
-            pass
-        raise
+            return default
+
+    return current
 
 
-_start.__doc__ = _ORIGINAL_START.__doc__
-_start.__name__ = "start"
-_start.__qualname__ = "Thread.start"
+#: OTel's current context, or the argument when none is attached.
+_OTEL_NOW = _otel_context_var()
 
+
+def _enter(span: Span | None, otel: Any) -> None:
+    CURRENT.set(span)  # a new thread's context is empty: nothing to restore later
+    if otel:  # not None, nor an empty OTel context
+        _otel_attach(otel)
+        OWNER.set(owner_in(otel))  # axonize.owner(...) travels in the baggage
+
+
+def _carried(bootstrap: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any] | None, span: Span | None, otel: Any) -> Any:
+    """What a thread started under a span runs first, on itself: enter the span, then run
+    ``Thread._bootstrap`` (which runs ``run``)."""
+    try:
+        thread = bootstrap.__self__  # type: ignore[attr-defined]
+        if thread._target is not _POOL_WORKER:
+            if _RUNS_IN_OWN_CONTEXT:  # Python 3.14 runs ``run`` in the Thread's ``_context``
+                thread._context.run(_enter, span, otel)
+            else:
+                _enter(span, otel)
+    except Exception:
+        debug_once("thread-run", "axonize: could not carry the context into a thread",
+                   exc_info=True)
+    if kwargs is None:
+        return bootstrap(*args)
+    return bootstrap(*args, **kwargs)
+
+
+#: ``Thread._bootstrap_inner`` runs ``run`` in ``self._context`` (Python 3.14 and later).
+_RUNS_IN_OWN_CONTEXT = "_context" in threading.Thread._bootstrap_inner.__code__.co_names  # type: ignore[attr-defined]
+
+# The hooks below read what they need from their own default arguments: the starting thread
+# runs them right after the kernel made the previous thread, when every object touched for
+# the first time costs a cache (and TLB) miss, several times what a warm loop pays.  So the
+# common case reads two context variables (Axonize's span, OTel's context) and one flag, all
+# local, and ``_bind`` sets them on install.  ``_on`` is False while our hook stays in another
+# tool's chain after ``uninstall``.
+
+
+def _start_new_thread(function: Callable[..., Any], args: tuple[Any, ...],
+                      kwargs: dict[str, Any] | None = None, _on: bool = False,
+                      _span: Callable[[], Any] = CURRENT.get,
+                      _otel: Callable[[Any], Any] = _OTEL_NOW, /) -> Any:
+    """``threading._start_new_thread`` (Python 3.10 to 3.12)."""
+    span = _span()
+    otel = _otel(None)
+    if (span is None and not otel) or not _on:  # as if unpatched
+        if kwargs is None:
+            return _ORIGINAL_SPAWN(function, args)
+        return _ORIGINAL_SPAWN(function, args, kwargs)
+    return _ORIGINAL_SPAWN(_carried, (function, args, kwargs, span, otel))
+
+
+def _start_joinable_thread(function: Callable[[], Any], handle: Any = None,
+                           daemon: bool = True, *, _on: bool = False,
+                           _span: Callable[[], Any] = CURRENT.get,
+                           _otel: Callable[[Any], Any] = _OTEL_NOW) -> Any:
+    """``threading._start_joinable_thread`` (Python 3.13 and later)."""
+    span = _span()
+    otel = _otel(None)
+    if (span is None and not otel) or not _on:  # as if unpatched
+        return _ORIGINAL_SPAWN(function, handle=handle, daemon=daemon)
+    return _ORIGINAL_SPAWN(partial(_carried, function, (), None, span, otel),
+                           handle=handle, daemon=daemon)
+
+
+_SPAWN_HOOK: Any = {"_start_new_thread": _start_new_thread,
+                    "_start_joinable_thread": _start_joinable_thread}.get(SPAWN_NAME or "")
+
+
+def _work_item(future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any], _on: bool = False,
+               _span: Callable[[], Any] = CURRENT.get,
+               _otel: Callable[[Any], Any] = _OTEL_NOW, /) -> Any:
+    """``concurrent.futures.thread._WorkItem``, as ``submit`` calls it: the task runs as
+    ``run_in(span, otel, fn, *args)``."""
+    span = _span()
+    otel = _otel(None)
+    if (span is None and not otel) or not _on:  # as if unpatched
+        return _WORK_ITEM(future, fn, args, kwargs)
+    # Concatenation is cheaper than unpacking.
+    return _WORK_ITEM(future, run_in, (span, otel or None, fn) + args, kwargs)  # noqa: RUF005
+
+
+def _bind(on: bool) -> None:
+    """Switch the hooks on or off where they stand."""
+    for hook in (_start_new_thread, _work_item):
+        defaults = hook.__defaults__
+        assert defaults is not None
+        hook.__defaults__ = (*defaults[:-3], on, CURRENT.get, _OTEL_NOW)
+    kw = _start_joinable_thread.__kwdefaults__
+    assert kw is not None
+    kw["_on"] = on
+
+
+# Code that subclasses ``_WorkItem`` while the hook is in place subclasses the real class.
+_work_item.__mro_entries__ = lambda bases: (_WORK_ITEM,)  # type: ignore[attr-defined]
+
+
+# -- Python 3.14: ``_WorkItem`` is made from a resolved task, so ``submit`` is wrapped -------
 
 def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
             **kwargs: Any) -> Future[Any]:
     span = CURRENT.get()
-    if span is None:
-        if _OTEL._TRACER_PROVIDER is None or not _hooks.on:  # as if unpatched
-            return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-        otel = _otel_context_now()
-        if otel is None:
-            return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-    elif not _hooks.on:
+    otel = _OTEL_NOW(None)
+    if (span is None and not otel) or not _hooks.on:  # as if unpatched
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-    else:
-        otel = None if _OTEL._TRACER_PROVIDER is None else _otel_context_now()
     if type(self) is not ThreadPoolExecutor:
-        return _submit_to_subclass(self, span, otel, fn, *args, **kwargs)
-    # The task runs ``run_in(span, otel, fn, *args, **kwargs)``: no wrapper object to make.
-    # A worker thread the original starts for it carries nothing (``_start`` knows its target).
-    return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
-
-
-def _otel_context_now() -> Any:
-    try:
-        return _otel_now()
-    except Exception:
-        debug_once("executor-submit", "axonize: could not carry the context into a task",
-                   exc_info=True)
-        return None
+        return _submit_to_subclass(self, span, otel or None, fn, *args, **kwargs)
+    return _ORIGINAL_SUBMIT(self, run_in, span, otel or None, fn, *args, **kwargs)
 
 
 def _submit_to_subclass(self: ThreadPoolExecutor, span: Span | None, otel: Any,
                         fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
     """``submit`` of a ThreadPoolExecutor subclass, which may start its worker threads with a
-    function of its own: no span is current while the original runs, so none is carried."""
+    function of its own: nothing is current while the original runs, so nothing is carried."""
     if _FOREIGN and isinstance(self, _FOREIGN):
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-    token = CURRENT.set(None)
-    in_submit = None if otel is None else _IN_SUBMIT.set(True)
-    try:
+    with _NothingCurrent():
         return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
-    finally:
-        if in_submit is not None:
-            _IN_SUBMIT.reset(in_submit)
-        CURRENT.reset(token)
+
+
+class _NothingCurrent:
+    """No Axonize span and an empty OTel context current inside the block."""
+
+    __slots__ = ("otel", "span")
+
+    def __enter__(self) -> None:
+        self.span = CURRENT.set(None)
+        self.otel = _otel_attach(_EMPTY_OTEL) if _OTEL_NOW(None) else None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.otel is not None:
+            _otel_detach(self.otel)
+        CURRENT.reset(self.span)
 
 
 _submit.__doc__ = _ORIGINAL_SUBMIT.__doc__
@@ -231,49 +241,130 @@ _FOREIGN: tuple[type, ...] = tuple(
     if isinstance(cls, type))
 
 
+# -- ThreadPoolExecutor subclasses that start their worker threads their own way ------------
+
+#: Subclass -> its own ``_adjust_thread_count``, while ours stands in for it.
+_GUARDED: dict[type, Callable[[Any], Any]] = {}
+
+
+def _guard(cls: type) -> None:
+    """A subclass with its own ``_adjust_thread_count`` starts its threads with no span (and no
+    OTel context) current: they are pool threads, which must not keep the submitter's parent."""
+    own = cls.__dict__.get("_adjust_thread_count")
+    if own is None or getattr(own, "__axonize_guard__", False) or (_FOREIGN and issubclass(
+            cls, _FOREIGN)):
+        return
+
+    def _adjust_thread_count(self: Any) -> Any:
+        with _NothingCurrent():
+            return own(self)
+
+    _adjust_thread_count.__axonize_guard__ = True  # type: ignore[attr-defined]
+    _adjust_thread_count.__wrapped__ = own  # type: ignore[attr-defined]
+    _adjust_thread_count.__qualname__ = getattr(own, "__qualname__", "_adjust_thread_count")
+    _GUARDED[cls] = own
+    cls._adjust_thread_count = _adjust_thread_count  # type: ignore[attr-defined]
+
+
+def _subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    todo: list[type] = list(cls.__subclasses__())
+    while todo:
+        sub = todo.pop()
+        if sub not in found:
+            found.append(sub)
+            todo.extend(sub.__subclasses__())
+    return found
+
+
+def _init_subclass(cls: Any, /, **kwargs: Any) -> None:
+    """``ThreadPoolExecutor.__init_subclass__`` while the hooks are installed."""
+    super(ThreadPoolExecutor, cls).__init_subclass__(**kwargs)
+    try:
+        _guard(cls)
+    except Exception:
+        debug_once("pool-subclass", "axonize: could not guard a ThreadPoolExecutor subclass",
+                   exc_info=True)
+
+
+def _guard_subclasses() -> None:
+    if "__init_subclass__" not in ThreadPoolExecutor.__dict__:
+        ThreadPoolExecutor.__init_subclass__ = classmethod(_init_subclass)  # type: ignore[assignment]
+    for sub in _subclasses(ThreadPoolExecutor):
+        _guard(sub)
+
+
+def _unguard_subclasses() -> None:
+    init = ThreadPoolExecutor.__dict__.get("__init_subclass__")
+    if isinstance(init, classmethod) and init.__func__ is _init_subclass:
+        del ThreadPoolExecutor.__init_subclass__
+    for cls, own in list(_GUARDED.items()):
+        ours = cls.__dict__.get("_adjust_thread_count")
+        if getattr(ours, "__axonize_guard__", False):
+            cls._adjust_thread_count = own  # type: ignore[attr-defined]
+        del _GUARDED[cls]
+
+
+# -- install / uninstall ---------------------------------------------------------------------
+
 def installed() -> bool:
     """Whether the thread hooks are on."""
     return _hooks.on
 
 
 class _Hooks:
-    """``on``: the hooks carry context; ``start``/``submit``: our function is in the method's
-    chain (it stays there, switched off, when another tool has wrapped it over ours)."""
+    """``on``: the hooks carry context; ``spawn``/``item``/``submit``: our function is in
+    place (it stays in the chain, switched off, when another tool has wrapped it over ours)."""
 
-    __slots__ = ("on", "start", "submit")
+    __slots__ = ("item", "on", "spawn", "submit")
 
     def __init__(self) -> None:
-        self.on = self.start = self.submit = False
+        self.on = self.spawn = self.item = self.submit = False
 
 
 _hooks = _Hooks()
 
 
 def install() -> None:
-    """Patch ``Thread.start`` and ``ThreadPoolExecutor.submit`` (idempotent)."""
-    global _ORIGINAL_START, _ORIGINAL_SUBMIT
+    """Put the hooks in place (idempotent)."""
+    global _ORIGINAL_SPAWN, _ORIGINAL_SUBMIT, _WORK_ITEM
     try:
-        if not _hooks.start:
-            _ORIGINAL_START = threading.Thread.start
-            threading.Thread.start = _start  # type: ignore[method-assign]
-            _hooks.start = True
-        if not _hooks.submit:
+        if not _hooks.spawn and SPAWN_NAME is not None:
+            _ORIGINAL_SPAWN = getattr(threading, SPAWN_NAME)
+            setattr(threading, SPAWN_NAME, _SPAWN_HOOK)
+            _hooks.spawn = True
+        if ITEM_HOOK:
+            if not _hooks.item:
+                _WORK_ITEM = _pool_module._WorkItem
+                _pool_module._WorkItem = _work_item
+                _hooks.item = True
+            _guard_subclasses()
+        elif not _hooks.submit:
             _ORIGINAL_SUBMIT = ThreadPoolExecutor.submit
             ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign, assignment]
             _hooks.submit = True
         _hooks.on = True
+        _bind(True)
     except Exception:
         debug_once("threads-install", "axonize: could not install the thread hooks",
                    exc_info=True)
+    if SPAWN_NAME is None:
+        debug_once("threads-spawn", "axonize: this Python's Thread.start calls neither "
+                   "_start_new_thread nor _start_joinable_thread: threads are not followed")
 
 
 def uninstall() -> None:
-    """Restore both methods.  If another tool has wrapped one over ours, ours stays in its
+    """Put the originals back.  If another tool has wrapped a hook over ours, ours stays in its
     chain but carries nothing."""
     _hooks.on = False
-    if threading.Thread.__dict__.get("start") is _start:
-        threading.Thread.start = _ORIGINAL_START  # type: ignore[method-assign, assignment]
-        _hooks.start = False
+    _bind(False)
+    if SPAWN_NAME is not None and getattr(threading, SPAWN_NAME, None) is _SPAWN_HOOK:
+        setattr(threading, SPAWN_NAME, _ORIGINAL_SPAWN)
+        _hooks.spawn = False
+    if getattr(_pool_module, "_WorkItem", None) is _work_item:
+        _pool_module._WorkItem = _WORK_ITEM
+        _hooks.item = False
     if ThreadPoolExecutor.__dict__.get("submit") is _submit:
         ThreadPoolExecutor.submit = _ORIGINAL_SUBMIT  # type: ignore[method-assign]
         _hooks.submit = False
+    _unguard_subclasses()

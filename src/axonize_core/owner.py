@@ -49,6 +49,16 @@ def owner(*, team: str | None = None, project: str | None = None,
         otel_context.detach(token)
 
 
+def owner_in(context: Any) -> dict[str, str] | None:
+    """The owner attributes that ``axonize.owner(...)`` put in an OTel context's baggage (None:
+    none): what work carried to another thread with that context is owned by."""
+    current = baggage.get_all(context)
+    if not current:
+        return None
+    found = {name: str(current[name]) for name in OWNER_ATTRIBUTES.values() if name in current}
+    return found or None
+
+
 def owner_attributes() -> dict[str, str]:
     """The owner attributes of the current context (``{"owner.team": "search", ...}``)."""
     current = baggage.get_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread as _pool_module
 import os
 import queue
 import subprocess
@@ -21,8 +22,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import axonize
+from axonize_core import _threads
 
 NO_PARENT = b""
+_WORK_ITEM_CLASS = _threads._WORK_ITEM  # the class, whether or not the hook is in place
 
 
 def spans_by_name(sink: GrpcSink, n: int) -> dict[str, Any]:
@@ -53,7 +56,7 @@ def test_a_thread_started_under_a_span_is_its_child(traced: GrpcSink) -> None:
     assert spans["in thread"].trace_id == spans["request"].trace_id
     assert spans["no span at start"].parent_span_id == NO_PARENT
     assert spans["no span at start"].trace_id != spans["request"].trace_id
-    assert "run" not in t.__dict__  # the finished thread holds no context
+    assert sorted(vars(t)) == sorted(vars(lonely))  # the finished thread holds no context
 
 
 def test_a_thread_gets_its_arguments_unchanged_however_they_were_given(
@@ -190,10 +193,19 @@ def test_anyio_worker_threads_follow_through_contextvars(traced: GrpcSink) -> No
     assert spans["anyio after"].parent_span_id == NO_PARENT
 
 
+def hook_points() -> tuple[Any, ...]:
+    """What the hooks replace: the function ``Thread.start`` calls to make the OS thread, the
+    work item ``submit`` makes, ``submit`` itself and ThreadPoolExecutor's subclass hook."""
+    assert _threads.SPAWN_NAME is not None
+    return (getattr(threading, _threads.SPAWN_NAME), _pool_module._WorkItem,
+            ThreadPoolExecutor.submit, ThreadPoolExecutor.__dict__.get("__init_subclass__"),
+            _OwnWorkers.__dict__["_adjust_thread_count"])
+
+
 def test_switched_off_threads_start_new_traces_as_before(sink: GrpcSink) -> None:
-    original_start = threading.Thread.start
+    original = hook_points()
     axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, thread_context=False)
-    assert threading.Thread.start is original_start
+    assert hook_points() == original
     with ThreadPoolExecutor(max_workers=1) as pool, axonize.span("request"):
         t = threading.Thread(target=work("thread"))
         t.start()
@@ -216,27 +228,31 @@ def test_switched_off_from_the_environment(sink: GrpcSink,
 
 
 def test_shutdown_restores_threading(sink: GrpcSink) -> None:
-    original_start, original_submit = threading.Thread.start, ThreadPoolExecutor.submit
+    original = hook_points()
     axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
-    assert threading.Thread.start is not original_start
-    assert ThreadPoolExecutor.submit is not original_submit
+    hooked = hook_points()
+    assert hooked[0] is not original[0]  # the thread maker
+    assert hooked[1] is not original[1]  # the work item
+    assert hooked[2] is original[2]  # submit itself is left alone
+    assert hooked[4] is not original[4]  # a subclass that starts its own threads is guarded
     axonize.shutdown(5)
-    assert threading.Thread.start is original_start
-    assert ThreadPoolExecutor.submit is original_submit
+    assert hook_points() == original
 
 
 def test_a_tool_wrapping_over_the_hook_survives_switching_it_off_and_on(sink: GrpcSink) -> None:
-    original = threading.Thread.start
+    assert _threads.SPAWN_NAME is not None
+    name = _threads.SPAWN_NAME
+    original = getattr(threading, name)
     axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
-    ours = threading.Thread.start
-    wrapped: list[threading.Thread] = []
+    ours = getattr(threading, name)
+    wrapped: list[Any] = []
     started: list[threading.Thread] = []
 
-    def other_tool(self: threading.Thread) -> None:  # e.g. another instrumentation
-        wrapped.append(self)
-        ours(self)
+    def other_tool(function: Any, *args: Any, **kwargs: Any) -> Any:  # another instrumentation
+        wrapped.append(function)
+        return ours(function, *args, **kwargs)
 
-    threading.Thread.start = other_tool  # type: ignore[method-assign]
+    setattr(threading, name, other_tool)
     try:
         for setting in (False, True):
             axonize.init(endpoint=sink.endpoint, flush_interval_ms=50, thread_context=setting)
@@ -246,14 +262,58 @@ def test_a_tool_wrapping_over_the_hook_survives_switching_it_off_and_on(sink: Gr
                 t.start()
                 t.join()
     finally:
-        threading.Thread.start = ours  # type: ignore[method-assign]
+        setattr(threading, name, ours)
     axonize.flush(5)
     spans = by_name(sink.wait_for_spans(4))
     assert spans["thread False"].parent_span_id == NO_PARENT
     assert spans["thread True"].parent_span_id == spans["request True"].span_id
-    assert all(t in wrapped for t in started)  # the other tool's wrapper kept working
+    assert all(t._bootstrap in wrapped for t in started)  # the other tool's wrapper kept working
     axonize.shutdown(5)
-    assert threading.Thread.start is original
+    assert getattr(threading, name) is original
+
+
+def test_a_pool_subclass_defined_later_is_guarded_and_work_items_stay_subclassable(
+        traced: GrpcSink) -> None:
+    class LaterWorkers(_OwnWorkers):
+        def _adjust_thread_count(self) -> None:
+            super()._adjust_thread_count()
+
+    class MyWorkItem(_pool_module._WorkItem):  # type: ignore[type-arg]
+        pass  # as a library with its own executor might do, after Axonize is on
+
+    assert issubclass(MyWorkItem, _WORK_ITEM_CLASS)
+    with LaterWorkers(max_workers=1) as pool:
+        with axonize.span("request"):
+            first = pool.submit(work("under request")).result()
+        later = pool.submit(work("submitted with no span")).result()
+        assert later == first
+    spans = spans_by_name(traced, 3)
+    assert spans["under request"].parent_span_id == spans["request"].span_id
+    assert spans["submitted with no span"].parent_span_id == NO_PARENT
+
+
+def test_where_work_items_cannot_be_replaced_submit_is_wrapped(
+        sink: GrpcSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.14 makes ``_WorkItem`` from a resolved task: ``submit`` is wrapped instead."""
+    monkeypatch.setattr(_threads, "ITEM_HOOK", False)
+    original = hook_points()
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=50)
+    assert ThreadPoolExecutor.submit is not original[2]
+    assert _pool_module._WorkItem is original[1]
+    with ThreadPoolExecutor(max_workers=2) as pool, _OwnWorkers(max_workers=1) as own:
+        with axonize.span("request"):
+            list(pool.map(lambda i: work(f"task {i}")(), range(3)))
+            own.submit(work("own under request")).result()
+        own.submit(work("own with no span")).result()
+        pool.submit(work("pool with no span")).result()
+    spans = spans_by_name(sink, 7)
+    for i in range(3):
+        assert spans[f"task {i}"].parent_span_id == spans["request"].span_id
+    assert spans["own under request"].parent_span_id == spans["request"].span_id
+    assert spans["own with no span"].parent_span_id == NO_PARENT
+    assert spans["pool with no span"].parent_span_id == NO_PARENT
+    axonize.shutdown(5)
+    assert hook_points() == original
 
 
 @pytest.mark.axonize_lenient  # breaks the hook on purpose
@@ -267,7 +327,7 @@ def test_a_thread_whose_run_cannot_be_replaced_still_runs(traced: GrpcSink) -> N
 
     with axonize.span("request"):
         t = Frozen()
-        t.start()  # Axonize cannot carry the context: the thread runs as it would without it
+        t.start()  # run is a property here: the thread runs as it would without Axonize
         t.join()
     assert ran.is_set()
 
@@ -279,7 +339,10 @@ def test_a_thread_started_twice_fails_as_it_would_and_keeps_nothing(traced: Grpc
         t.join()
         with pytest.raises(RuntimeError, match="only be started once"):
             t.start()
-    assert "run" not in t.__dict__  # no context left on the Thread object
+    plain = threading.Thread(target=work("plain"))
+    plain.start()
+    plain.join()
+    assert sorted(vars(t)) == sorted(vars(plain))  # nothing left on the Thread object
 
 
 def test_a_thread_follows_its_requests_sampling_decision(sink: GrpcSink) -> None:
@@ -403,3 +466,33 @@ def test_axonize_instrument_follows_threads_unless_switched_off(
         assert spans["in thread"].parent_span_id == spans["request"].span_id
     else:
         assert spans["in thread"].parent_span_id == NO_PARENT
+
+
+def test_the_owner_follows_the_work_with_or_without_a_span(traced: GrpcSink) -> None:
+    def model_call(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with axonize.llm_span(name, model="m"):
+                pass
+
+        return run
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with axonize.owner(team="search"):
+            with axonize.span("request"):
+                t = threading.Thread(target=model_call("thread under span"))
+                t.start()
+                t.join()
+            t = threading.Thread(target=model_call("thread, no span"))
+            t.start()
+            t.join()
+            pool.submit(model_call("task, no span")).result()
+            ctx = axonize.context()
+        t = threading.Thread(target=ctx.wrap(model_call("by hand")))
+        t.start()
+        t.join()
+        pool.submit(model_call("task after")).result()
+    spans = spans_by_name(traced, 6)
+    for name in ("thread under span", "thread, no span", "task, no span", "by hand"):
+        attrs = {a.key: a.value.string_value for a in spans[name].attributes}
+        assert attrs.get("owner.team") == "search", name
+    assert "owner.team" not in {a.key for a in spans["task after"].attributes}
