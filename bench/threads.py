@@ -12,8 +12,9 @@ A span is current throughout.
 The hooks replace names that the standard library looks up on each call
 (``threading._start_new_thread``, ``concurrent.futures.thread._WorkItem``): the "off" side puts
 the original in that name just before its call and the hook again after it, outside the timed
-part, and the "on" side does the same with the hook, so both find the same things warm.  Assigning a module's existing name changes no CPython specialisation, unlike
-assigning a class attribute such as ``Thread.start``.
+part, and the "on" side does the same with the hook, so both find the same things warm.
+Assigning a module's existing name changes no CPython specialisation, unlike assigning a class
+attribute such as ``Thread.start``.
 """
 
 from __future__ import annotations
