@@ -105,8 +105,19 @@ class _Relay:
             raise RuntimeError(f"the relay did not start ({self.proc.wait(10)})")
 
     def rss(self) -> int:
-        with open(f"/proc/{self.proc.pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        """Resident memory of the relay and its processing workers together."""
+        total, todo = 0, [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open(f"/proc/{pid}/statm") as f:
+                    total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo += [int(c) for c in f.read().split()]
+            except (OSError, ValueError):  # gone meanwhile
+                continue
+        return total
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -60,6 +60,7 @@ _KEYS = frozenset((sc.COST_TOTAL_USD, *OWNER_ATTRIBUTES.values()))
 
 
 class BudgetProcessor(Processor):
+    stateful = True
     name = "budget"
     atomic = True
 

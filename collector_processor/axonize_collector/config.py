@@ -2,8 +2,9 @@
 
 Everything is optional; with nothing at all the relay listens on 4317 (gRPC) and 4318 (HTTP)
 of 127.0.0.1, prices and masks secrets, and needs only a destination (``--to``).  The file's
-sections are ``receivers``, ``exporters``, ``routes``, ``queue``, and ``processors`` (one
-sub-section per processor; see docs/collector.md for every key).  Environment switches:
+sections are ``receivers``, ``exporters``, ``routes``, ``queue``, ``processors`` (one
+sub-section per processor) and ``processing`` (``workers``); see docs/collector.md for every
+key.  Environment switches:
 ``AXONIZE_COLLECTOR_PII=1`` (mask personal data), ``AXONIZE_COLLECTOR_DROP_CONTENT=1`` (remove
 prompts and completions), ``AXONIZE_COLLECTOR_COST=0`` and ``AXONIZE_COLLECTOR_REDACT=0`` (turn
 those off), ``AXONIZE_PRICE_FILE`` (the SDK's price file).
@@ -31,7 +32,7 @@ from axonize_core.cost import PriceTable
 #: before pricing, price before budgets, check policy on the attributed span, mask last before
 #: the sampler (so that copied owner values are masked too).
 ORDER = ("filter", "governance", "cost", "budget", "policy", "redaction", "sample")
-SECTIONS = ("receivers", "exporters", "routes", "queue", "processors")
+SECTIONS = ("receivers", "exporters", "routes", "queue", "processors", "processing")
 
 
 def load_file(path: str) -> dict[str, Any]:
@@ -93,6 +94,9 @@ class Settings:
     retry_max_s: float = 30.0
     fsync: bool = False
     processors: dict[str, Any] = field(default_factory=dict)
+    #: Processes that run the processors when none keeps state across requests (budget,
+    #: sample): 0 runs them in the relay's own; None, one per core beyond the relay's (1-4).
+    workers: int | None = 0
 
 
 def settings(data: Mapping[str, Any]) -> Settings:
@@ -114,6 +118,12 @@ def settings(data: Mapping[str, Any]) -> Settings:
     s.retry_max_s = float(q.get("retry_max_s", s.retry_max_s))
     s.fsync = bool(q.get("fsync", s.fsync))
     s.processors = dict(data.get("processors") or {})
+    proc = dict(data.get("processing") or {})
+    _known("processing", proc, ("workers",))
+    workers = proc.get("workers", "auto")
+    s.workers = None if workers in (None, "auto") else int(workers)
+    if s.workers is not None and s.workers < 0:
+        raise ValueError("processing: workers must be 0 or more, or auto")
     unknown = set(s.processors) - set(ORDER)
     if unknown:
         raise ValueError(f"processors: unknown {sorted(unknown)}; choose from {', '.join(ORDER)}")

@@ -60,6 +60,9 @@ class Processor:
     atomic = False
     #: False for a processor that never drops or routes a span (only changes it).
     verdicts = True
+    #: True for a processor that keeps state across requests (a budget's spend, the sampler's
+    #: held traces): the relay then runs every processor in its own process, not in workers.
+    stateful = False
 
     def begin(self, req: Any, body: bytes | None) -> bool | frozenset[int]:
         """Called once per request, with its protobuf body if there is one.  False skips this

@@ -72,6 +72,7 @@ class SampleProcessor(Processor):
     """Keeps ``ratio`` of the traces, and every trace with a failed or slow span (see the
     module's text for the decision window)."""
 
+    stateful = True
     name = "sample"
     atomic = True
 

@@ -13,14 +13,15 @@ from axonize_collector.config import Exporter, Settings, build_pipeline
 from axonize_collector.pipeline import MAIN, Pipeline
 from axonize_collector.relay.forward import Forwarder, sender
 from axonize_collector.relay.queue import DiskQueue
-from axonize_core.otlp_wire import (
-    PROTOBUF,
-    SPAN_ID_BYTES,
-    TRACE_ID_BYTES,
-    MalformedOtlp,
-    check_span_ids,
-    parse_traces,
+from axonize_collector.relay.workers import (
+    Processed,
+    WorkerPool,
+    add_counts,
+    default_workers,
+    process,
+    stateless,
 )
+from axonize_core.otlp_wire import MalformedOtlp
 
 log = logging.getLogger("axonize.collector")
 
@@ -77,6 +78,13 @@ class Relay:
         for route, exporter in every:
             self.routes.setdefault(route, []).append(self._destination(route, exporter, share))
         self._put_lock = threading.Lock()
+        self._pool: WorkerPool | None = None
+        #: Processes that run the processors (0: the relay's own; None: as many as
+        #: :func:`default_workers` gives) when none of them keeps state across requests.
+        # (A pipeline given here, not built from the settings, cannot be built in a worker.)
+        workers = default_workers() if settings.workers is None else settings.workers
+        self.workers = (workers if workers > 0 and pipeline is None
+                        and stateless(self.pipeline) else 0)
 
     def _destination(self, route: str, exporter: Exporter, max_bytes: int) -> Destination:
         digest = hashlib.sha1(exporter.url.encode()).hexdigest()[:12]
@@ -94,10 +102,15 @@ class Relay:
         return [d for ds in self.routes.values() for d in ds]
 
     def start(self) -> None:
+        if self.workers:
+            self._pool = WorkerPool(self.settings.processors, self.workers)
+            self._pool.warm_up()
         for d in self.destinations():
             d.forwarder.start()
 
     def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         for d in self.destinations():
             d.forwarder.stop()
         self.pipeline.close()
@@ -115,37 +128,35 @@ class Relay:
         read at all; spans with bad ids are refused with the reason while the rest pass;
         :class:`QueueFull` (nothing kept) when a destination's queue has no room."""
         self._room_for(len(body), self.routes[MAIN])  # refuse before the processors count
-        req = parse_traces(body, content_type)
-        rejected, reason = _drop_bad_spans(req)
-        # Processing and queueing with no other request in between: when a queue refuses the
-        # output, the processors undo what the sender's retry would count twice.
-        with self.pipeline.exclusive():
-            try:
-                received, delta = self._process_and_queue(req, body, content_type, rejected)
-            except QueueFull:
-                self.pipeline.rollback()
-                raise
-        self.stats.add(received=received, rejected=rejected, **delta)
-        return Accepted(received, rejected, reason)
+        pool = self._pool
+        done = None if pool is None else pool.run(body, content_type)
+        if done is not None:  # processed in a worker: no processor here keeps state
+            self._queue(done)
+            add_counts(self.pipeline.counts, done)
+        else:
+            # Processing and queueing with no other request in between: when a queue refuses
+            # the output, the processors undo what the sender's retry would count twice.
+            with self.pipeline.exclusive():
+                done = process(self.pipeline, body, content_type)
+                try:
+                    self._queue(done)
+                except QueueFull:
+                    self.pipeline.rollback()
+                    raise
+        self.stats.add(received=done.received, rejected=done.rejected,
+                       **{k: done.counts[k] for k in ("masked", "dropped", "failed", "routed")})
+        return Accepted(done.received, done.rejected, done.reason)
 
-    def _process_and_queue(self, req: Any, body: bytes, content_type: str,
-                           rejected: int) -> tuple[int, dict[str, int]]:
-        before = self.pipeline.counts.snapshot()
-        # The body lets processors take fast paths where it still matches the request span for
-        # span (not once bad spans are out); OTLP/JSON could hide text behind escapes.
-        whole = content_type.startswith(PROTOBUF) and not rejected
-        encoded = self.pipeline.run_encoded(req, body if whole else None)
-        after = self.pipeline.counts.snapshot()
-        received = after["spans_in"] - before["spans_in"]
-        delta = {k: after[k] - before[k] for k in ("masked", "dropped", "failed", "routed")}
+    def _queue(self, done: Processed) -> None:
+        """Queue a processed request for every destination of each route, or for none."""
         with self._put_lock:  # all destinations take it, or none does (no duplicates on retry)
-            for route, (data, _) in encoded.items():
+            for route, (data, _) in done.encoded.items():
                 self._room_for(len(data), self.routes.get(route, ()))
-            for route, (data, spans) in encoded.items():
+            for route, (data, spans) in done.encoded.items():
                 targets = self.routes.get(route)
                 if not targets:
                     log.error("no destination for route %r: %d spans dropped", route, spans)
-                    delta["dropped"] += spans
+                    done.counts["dropped"] += spans
                     continue
                 for d in targets:
                     try:
@@ -154,35 +165,11 @@ class Relay:
                         raise QueueFull(f"queue for {d.name} cannot be written: {exc}") from None
                     if not stored:
                         raise _full(d)
-        return received, delta
 
 
 def _full(d: Destination) -> QueueFull:
     return QueueFull(f"queue for {d.name} is full ({d.queue.bytes} of {d.queue.max_bytes} "
                      "bytes): retry later")
-
-
-def _drop_bad_spans(req: Any) -> tuple[int, str]:
-    """Remove the spans whose ids are malformed; returns how many and the first reason."""
-    rejected, reason = 0, ""
-    for rs in req.resource_spans:
-        for ss in rs.scope_spans:
-            spans = ss.spans
-            # check_span_ids' test, without a call per span (it runs again on the bad ones).
-            bad = [i for i, sp in enumerate(spans) if len(sp.trace_id) != TRACE_ID_BYTES
-                   or len(sp.span_id) != SPAN_ID_BYTES
-                   or len(sp.parent_span_id) not in (0, SPAN_ID_BYTES)]
-            if bad and not reason:
-                try:
-                    check_span_ids(spans[bad[0]])
-                except MalformedOtlp as exc:
-                    reason = str(exc)
-            for i in reversed(bad):
-                del spans[i]
-            rejected += len(bad)
-    if rejected and not reason:
-        reason = f"{rejected} spans refused"
-    return rejected, reason
 
 
 __all__ = ["Accepted", "MalformedOtlp", "QueueFull", "Relay", "Stats"]

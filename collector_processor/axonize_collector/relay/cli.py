@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -32,7 +33,8 @@ HTTP endpoints on the HTTP port: POST /v1/traces, GET /healthz (or /health), GET
 EPILOG = """\
 environment: AXONIZE_COLLECTOR_PII=1 masks personal data, AXONIZE_COLLECTOR_DROP_CONTENT=1
 removes prompts and completions, AXONIZE_COLLECTOR_COST=0 and AXONIZE_COLLECTOR_REDACT=0 turn
-pricing and redaction off, AXONIZE_PRICE_FILE names a price file (JSON, see docs/collector.md).
+pricing and redaction off, AXONIZE_COLLECTOR_WORKERS sets --workers, AXONIZE_PRICE_FILE names a
+price file (JSON, see docs/collector.md).
 Flags given on the command line override the config file.  Exit status: 0 after SIGTERM or
 SIGINT, 2 for a bad flag or configuration."""
 
@@ -65,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
                         "checked), IP addresses")
     p.add_argument("--drop-content", action="store_true",
                    help="remove prompt, completion and message attributes entirely")
+    p.add_argument("--workers", metavar="N",
+                   help="processes that run the processors, besides the relay's own (default "
+                        "auto: one per core beyond the first, 1 to 4; 0 runs them in the "
+                        "relay's process).  Only when no processor keeps state across "
+                        "requests: with budget or sample they always run in the relay's")
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     return p
 
@@ -80,6 +87,11 @@ def configure(args: argparse.Namespace) -> Settings:
     s.exporters += [Exporter(url) for url in args.to]
     if args.queue_dir:
         s.queue_dir = args.queue_dir
+    workers = args.workers or os.environ.get("AXONIZE_COLLECTOR_WORKERS") or None
+    if workers is not None:
+        if workers != "auto" and not workers.isdigit():
+            raise ValueError(f"--workers: expected a number or auto, got {workers!r}")
+        s.workers = None if workers == "auto" else int(workers)
     if args.queue_max_mb is not None:
         s.queue_max_bytes = int(args.queue_max_mb * 2**20)
     red = s.processors.setdefault("redaction", {}) or {}

@@ -39,6 +39,32 @@ def _start(config: Path, grpc_port: int) -> subprocess.Popen[str]:
     raise AssertionError(f"the relay exited with {proc.wait()}")
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started (its processing workers), and theirs."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:  # gone meanwhile
+            continue
+        for task in tasks:
+            try:
+                children = Path(f"/proc/{parent}/task/{task}/children").read_text().split()
+            except OSError:
+                continue
+            found += [int(c) for c in children]
+            todo += [int(c) for c in children]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 def _send(port: int, req: Any) -> Any:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         export = ch.unary_unary(
@@ -71,10 +97,16 @@ retry_max_s = 0.3
             assert _send(relay_port, req).partial_success.rejected_spans == 0
             sent += [s.span_id for rs in req.resource_spans for ss in rs.scope_spans
                      for s in ss.spans]
+        workers = _descendants(relay.pid)
+        assert workers  # the processors run in worker processes (one per core)
     finally:
         relay.send_signal(signal.SIGKILL)  # no goodbye: what was acknowledged is on disk
         relay.wait(10)
     assert len(list((tmp_path / "queue").rglob("*.otlp"))) == 4
+    deadline = time.monotonic() + 10  # the workers of a relay killed outright stop too
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)]
 
     relay = _start(config, relay_port)
     sink = GrpcSink(port=down)
@@ -101,5 +133,5 @@ def test_help_explains_every_flag() -> None:
     out = subprocess.run([sys.executable, "-m", "axonize_collector.relay.cli", "--help"],
                          env=env, capture_output=True, text=True, timeout=60, check=True).stdout
     for flag in ("--config", "--grpc-port", "--http-port", "--to", "--queue-dir",
-                 "--queue-max-mb", "--pii", "--drop-content", "/healthz", "/metrics"):
+                 "--queue-max-mb", "--workers", "--pii", "--drop-content", "/healthz", "/metrics"):
         assert flag in out

@@ -21,6 +21,8 @@ from axonize_testsupport.otlp_sink import GrpcSink, HttpSink, attrs
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 PB = "application/x-protobuf"
+#: The processors in the relay's own process, and in two worker processes.
+WORKERS = pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
 
 
 def eventually(read: Any, done: Any, timeout: float = 10.0) -> Any:
@@ -82,11 +84,14 @@ def run_relay(tmp_path) -> Iterator[Any]:
         r.stop()
 
 
+@WORKERS
 def test_grpc_and_http_in_json_and_protobuf_arrive_priced_and_masked_at_both_sinks(
-        run_relay, otel_request, genai) -> None:
+        run_relay, otel_request, genai, workers: int) -> None:
     grpc_sink, http_sink = GrpcSink(), HttpSink()
     try:
-        relay = run_relay(f"grpc://127.0.0.1:{grpc_sink.port}", http_sink.endpoint)
+        relay = run_relay(f"grpc://127.0.0.1:{grpc_sink.port}", http_sink.endpoint,
+                          workers=workers)
+        assert relay.relay.workers == workers
         secret = {**genai, "http.request.header.authorization": "Bearer abcdefgh12345678"}
         relay.export(otel_request([{"name": "via-grpc", "attributes": secret}]), timeout=10)
         status, _ = relay.post(otel_request([{"name": "via-http", "attributes": genai}])
@@ -116,11 +121,12 @@ def test_grpc_and_http_in_json_and_protobuf_arrive_priced_and_masked_at_both_sin
         http_sink.stop()
 
 
+@WORKERS
 def test_malformed_input_is_refused_with_a_reason_while_good_neighbours_pass(
-        run_relay, otel_request, genai) -> None:
+        run_relay, otel_request, genai, workers: int) -> None:
     sink = GrpcSink()
     try:
-        relay = run_relay(f"grpc://127.0.0.1:{sink.port}")
+        relay = run_relay(f"grpc://127.0.0.1:{sink.port}", workers=workers)
         status, body = relay.post(b"\xff\x00garbage")
         assert status == 400 and b"not an ExportTraceServiceRequest" in body
         status, body = relay.post(b'{"resourceSpans": [{"scopeSpans": [{"spans": '
@@ -290,5 +296,73 @@ def test_a_refused_batch_is_split_and_only_the_refused_request_is_let_go(
         assert [s.name for s in sink.wait_for_spans(1)] == ["second"]
         counters = eventually(relay.relay.stats.snapshot, lambda c: c["forwarded"] == 1)
         assert counters["refused"] == 1 and sink.attempts == 4
+    finally:
+        sink.stop()
+
+
+def test_workers_forward_exactly_what_the_relays_own_process_does(
+        run_relay, otel_request, genai) -> None:
+    """The same requests (512 GenAI spans made by the OTel SDK, every 64th with a bearer token)
+    through the processors in process and in two workers: byte for byte the same spans
+    arrive, counted the same."""
+    bodies = [otel_request([{"name": f"chat {k}-{i}", "attributes": {
+        **genai, "http.request.header.x-request-id":
+            "Bearer abcdefgh12345678" if i % 64 == 0 else f"req-{i:012d}"}}
+        for i in range(512)]).SerializeToString() for k in range(3)]
+    got: dict[int, list[bytes]] = {}
+    counted: dict[int, dict[str, int]] = {}
+    for workers in (0, 2):
+        sink = GrpcSink()
+        try:
+            relay = run_relay(f"grpc://127.0.0.1:{sink.port}", workers=workers,
+                              queue_dir=f"{workers}-queue")
+            call = relay.channel.unary_unary(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            for body in bodies:
+                call(body, timeout=30)
+            spans = sink.wait_for_spans(3 * 512, timeout=60)
+            got[workers] = sorted(s.SerializeToString() for s in spans)
+            counted[workers] = eventually(relay.relay.stats.snapshot,
+                                          lambda c: c["forwarded"] == 3 * 512)
+        finally:
+            sink.stop()
+    assert len(got[0]) == 3 * 512 and got[0] == got[2]
+    assert counted[0] == counted[2]
+    assert counted[2]["masked"] == 3 * 8  # every 64th span has a bearer token
+
+
+@pytest.mark.parametrize("processors", [
+    {"budget": {"budgets": [{"name": "teams", "limit_usd": 1.0}]}},
+    {"sample": {"ratio": 0.5}}], ids=["budget", "sample"])
+def test_a_processor_that_keeps_state_keeps_every_processor_in_the_relays_process(
+        run_relay, processors: dict[str, Any]) -> None:
+    sink = GrpcSink()
+    try:
+        relay = run_relay(f"grpc://127.0.0.1:{sink.port}", workers=2, processors=processors)
+        assert relay.relay.workers == 0
+    finally:
+        sink.stop()
+
+
+def test_a_worker_that_dies_costs_no_span(run_relay, otel_request, genai,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    import os
+    import signal
+
+    sink = GrpcSink()
+    try:
+        relay = run_relay(f"grpc://127.0.0.1:{sink.port}", workers=1)
+        relay.export(otel_request([{"name": "before", "attributes": genai}]), timeout=10)
+        pool = relay.relay._pool
+        assert pool is not None and pool._pool is not None
+        for pid in list(pool._pool._processes):  # the worker, killed as the OOM killer would
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        for name in ("after 1", "after 2"):
+            relay.export(otel_request([{"name": name, "attributes": genai}]), timeout=10)
+        spans = {s.name: attrs(s.attributes) for s in sink.wait_for_spans(3)}
+        assert sorted(spans) == ["after 1", "after 2", "before"]
+        assert all(a["cost.total_usd"] > 0 for a in spans.values())  # still processed
+        assert "processing in the relay's process from now on" in caplog.text
     finally:
         sink.stop()
