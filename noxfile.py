@@ -52,6 +52,42 @@ def tests(session: nox.Session) -> None:
                 env={"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "AXONIZE_STRICT": "1"})
 
 
+def _interpreter(version: str) -> str | None:
+    """A working ``python{version}``: on PATH, or one that pyenv installed; None if none."""
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(str(p) for p in pathlib.Path.home().glob(
+        f".pyenv/versions/{version}.*/bin/python{version}"))
+    for cand in candidates:
+        if cand and subprocess.run([cand, "-c", "pass"], capture_output=True).returncode == 0:
+            return cand
+    return None
+
+
+@nox.session(venv_backend="none")
+def tests_pythons(session: nox.Session) -> None:
+    """The hooks that depend on the Python version (threads and executors, carrying the context
+    by hand) on the other Pythons the package supports that this machine has (3.10, 3.12,
+    3.13): ``threading`` makes threads through ``_start_joinable_thread`` from 3.13 and
+    ``_start_new_thread`` before.  A version the machine lacks is skipped, and said so."""
+    ran = []
+    for version in ("3.10", "3.12", "3.13"):
+        python = _interpreter(version)
+        if python is None:
+            session.log(f"Python {version}: not on this machine, skipped")
+            continue
+        venv = ROOT / ".nox" / f"tests_pythons-{version}"
+        if not (venv / "bin" / "python").exists():
+            session.run(python, "-m", "venv", str(venv), external=True)
+        py = str(venv / "bin" / "python")
+        session.run(py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-e", ".[test]", "-e", "testsupport", external=True)
+        session.run(py, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    "tests/core/test_thread_context.py", "tests/core/test_span_api.py",
+                    *session.posargs, env={"AXONIZE_STRICT": "1"}, external=True)
+        ran.append(version)
+    session.log(f"ran on Python {', '.join(ran) or 'none'}")
+
+
 # The oldest framework versions the plugins claim; the `tests` session has the newest.
 OLDEST = {"transformers": "4.51.3", "ollama": "0.4.0", "diffusers": "0.33.1"}
 

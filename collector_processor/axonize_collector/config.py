@@ -95,7 +95,9 @@ class Settings:
     fsync: bool = False
     processors: dict[str, Any] = field(default_factory=dict)
     #: Processes that run the processors when none keeps state across requests (budget,
-    #: sample): 0 runs them in the relay's own; None, one per core beyond the relay's (1-4).
+    #: sample): 0 runs them in the relay's own; None, one per core (at most 4, none on a single
+    #: core).  0 when made in code; a config file, --workers and the environment give None
+    #: (auto) unless they say otherwise.
     workers: int | None = 0
 
 

@@ -10,14 +10,13 @@ carried: the work sees the caller's trace, not the caller's other state.  The th
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import Token
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from opentelemetry import context as _otel_context
 
 from axonize_core import _state
-from axonize_core._span import _OTEL
 from axonize_core.owner import OWNER, owner_in
 
 if TYPE_CHECKING:
@@ -31,6 +30,29 @@ _otel_get_current = _otel_context.get_current
 _otel_attach = _otel_context.attach
 _otel_detach = _otel_context.detach
 _EMPTY_OTEL = _otel_context.Context()
+
+
+def _otel_context_var() -> Callable[[Any], Any]:
+    """``get`` of the context variable that holds OTel's current context: reading it costs what
+    reading Axonize's own does.  (A runtime context other than OTel's default gets a reader that
+    goes through ``opentelemetry.context``.)"""
+    var = getattr(getattr(_otel_context, "_RUNTIME_CONTEXT", None), "_current_context", None)
+    if isinstance(var, ContextVar):
+        return var.get
+
+    def current(default: Any) -> Any:
+        try:
+            return _otel_get_current()
+        except Exception:
+            return default
+
+    return current
+
+
+#: ``OTEL_NOW(None)``: OTel's current context (an OTel span, the mirror of an Axonize span while
+#: an OTel tracer provider is installed, baggage such as ``axonize.owner``'s), or None when
+#: nothing was attached.  An empty context is false.
+OTEL_NOW = _otel_context_var()
 
 
 class TraceContext:
@@ -71,34 +93,23 @@ def _reset(token: Token[Span | None]) -> None:
         pass
 
 
-def otel_now() -> _otel_context.Context | None:
-    """OTel's current context where Axonize's spans read it (an OTel tracer provider is
-    installed) and it holds something; else None."""
-    if _OTEL._TRACER_PROVIDER is None:
-        return None
-    return _otel_get_current() or None
-
-
 def run_in(span: Span | None, otel: _otel_context.Context | None, fn: Callable[P, R], /,
            *args: P.args, **kwargs: P.kwargs) -> R:
-    """``fn(*args, **kwargs)`` with ``span`` current and ``otel`` attached (None: empty)."""
+    """``fn(*args, **kwargs)`` with ``span`` current and ``otel`` attached (None: empty), and
+    the owner that ``otel``'s baggage names; the thread's own context is back afterwards."""
     token = CURRENT.set(span)
-    if otel is None and _OTEL._TRACER_PROVIDER is None:  # the common case, kept short
+    if otel is None and not OTEL_NOW(None):  # the common case, kept short
         try:
             return fn(*args, **kwargs)
         finally:
             CURRENT.reset(token)  # same thread, same context: cannot fail
-    otel_token = owner_token = None
-    if otel is not None or otel_now() is not None:
-        otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
-        owner_token = OWNER.set(None if otel is None else owner_in(otel))  # from the baggage
+    otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
+    owner_token = OWNER.set(None if otel is None else owner_in(otel))  # from the baggage
     try:
         return fn(*args, **kwargs)
     finally:
-        if owner_token is not None:
-            OWNER.reset(owner_token)
-        if otel_token is not None:
-            _otel_detach(otel_token)
+        OWNER.reset(owner_token)
+        _otel_detach(otel_token)
         _reset(token)
 
 
@@ -130,22 +141,24 @@ class attach:  # lower case: used as a function, ``with axonize.attach(ctx):``
     On exit the thread's own context is back, so a pool thread keeps no parent from it.
     """
 
-    __slots__ = ("_ctx", "_otel_token", "_token")
+    __slots__ = ("_ctx", "_otel_token", "_owner_token", "_token")
 
     def __init__(self, ctx: TraceContext | None) -> None:
         self._ctx = ctx if ctx is not None else TraceContext(None, None)
         self._token: Token[Span | None] | None = None
         self._otel_token: Any = None
+        self._owner_token: Any = None
 
     def __enter__(self) -> TraceContext:
         ctx = self._ctx
         self._token = CURRENT.set(ctx.span)
         otel = ctx.otel
-        if otel is not None or otel_now() is not None:
+        if otel is not None or OTEL_NOW(None):  # ``attach(None)`` clears baggage too
             try:
                 self._otel_token = _otel_attach(_EMPTY_OTEL if otel is None else otel)
+                self._owner_token = OWNER.set(None if otel is None else owner_in(otel))
             except Exception:
-                self._otel_token = None
+                pass
         return ctx
 
     def __exit__(
@@ -154,6 +167,12 @@ class attach:  # lower case: used as a function, ``with axonize.attach(ctx):``
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        owner_token, self._owner_token = self._owner_token, None
+        if owner_token is not None:
+            try:
+                OWNER.reset(owner_token)
+            except Exception:
+                pass
         otel_token, self._otel_token = self._otel_token, None
         if otel_token is not None:
             try:

@@ -9,19 +9,20 @@ standard library looks up each time it hands work over, so the caller runs no wr
   current, the new thread first enters it, then runs the bootstrap, so ``run`` (a target, a
   subclass's own ``run``, a ``Timer``) runs under it.  Nothing is stored on the Thread object.
 - ``concurrent.futures.thread._WorkItem``, which ``submit`` (and so ``Executor.map``,
-  ``loop.run_in_executor`` and ``asyncio.to_thread``) makes for each task: a task submitted
-  while a span is current runs as ``run_in(span, otel, fn, *args)``, which gives the pool
-  thread its own context back when the task ends, so a task submitted later with no span
-  current has no parent.  Where ``_WorkItem`` is not made as ``(future, fn, args, kwargs)``
+  ``loop.run_in_executor`` and ``asyncio.to_thread``) makes for each task, by a subclass of it:
+  a task submitted while a span is current runs as ``run_in(span, otel, fn, *args)``, which
+  gives the pool thread its own context back when the task ends, so a task submitted later with
+  no span current has no parent.  Where ``_WorkItem`` is not made as ``(future, fn, args, kwargs)``
   (Python 3.14), ``ThreadPoolExecutor.submit`` is wrapped instead.
 
 Pool threads carry nothing of the moment they were started: a ThreadPoolExecutor's own workers
 are recognised by their target (``concurrent.futures.thread._worker``), and a subclass that
 starts threads its own way (its own ``_adjust_thread_count``) does so with no span current.
 
-With no span current (and no OTel tracer provider installed) a hook reads one context variable
-and calls the original with the very same arguments.  Nothing here may raise into the caller: a
-failure falls back to the original behaviour and is logged once at debug level.
+With no span current and no OTel context attached (an OTel span, or baggage such as
+``axonize.owner``'s) a hook reads two context variables and calls the original with the very
+same arguments.  Nothing here may raise into the caller: a failure falls back to the original
+behaviour and is logged once at debug level.
 """
 
 from __future__ import annotations
@@ -32,14 +33,11 @@ import inspect
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import context as _otel_context
-
 from axonize_core import _state
-from axonize_core._carry import _EMPTY_OTEL, _otel_attach, _otel_detach, run_in
+from axonize_core._carry import _EMPTY_OTEL, OTEL_NOW, _otel_attach, _otel_detach, run_in
 from axonize_core._log import debug_once
 from axonize_core.owner import OWNER, owner_in
 
@@ -52,10 +50,22 @@ _pool_module: Any = concurrent.futures.thread  # whose ``_WorkItem`` the hook re
 #: or it would hand a stale parent to the tasks submitted later with no span current.
 _POOL_WORKER: Any = getattr(_pool_module, "_worker", None)
 
+_SPAWN_NAMES = ("_start_joinable_thread", "_start_new_thread")  # Python 3.13+, 3.10-3.12
+
+
+def spawn_name(start: Any) -> str | None:
+    """The name in ``threading`` that ``start`` (``Thread.start``, perhaps wrapped by another
+    tool) calls to make the OS thread; None when this Python has neither."""
+    code = getattr(inspect.unwrap(start), "__code__", None)
+    named = [n for n in _SPAWN_NAMES if callable(getattr(threading, n, None))]
+    for name in named:
+        if code is not None and name in code.co_names:
+            return name
+    return named[0] if named else None  # a wrapper that hides the original: the newest
+
+
 #: The name in ``threading`` that ``Thread.start`` calls to make the OS thread.
-SPAWN_NAME = next((name for name in ("_start_new_thread", "_start_joinable_thread")
-                   if name in threading.Thread.start.__code__.co_names
-                   and callable(getattr(threading, name, None))), None)
+SPAWN_NAME = spawn_name(threading.Thread.start)
 #: ``_WorkItem(future, fn, args, kwargs)``: tasks are carried by the work item factory.
 _WORK_ITEM: Any = getattr(_pool_module, "_WorkItem", None)
 
@@ -74,27 +84,6 @@ _ORIGINAL_SPAWN: Any = getattr(threading, SPAWN_NAME) if SPAWN_NAME else None
 _ORIGINAL_SUBMIT: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
 
 
-def _otel_context_var() -> Callable[[Any], Any]:
-    """``get`` of the context variable that holds OTel's current context: reading it costs what
-    reading Axonize's own does.  (A runtime context other than OTel's default gets a reader that
-    goes through ``opentelemetry.context``.)"""
-    var = getattr(getattr(_otel_context, "_RUNTIME_CONTEXT", None), "_current_context", None)
-    if isinstance(var, ContextVar):
-        return var.get
-
-    def current(default: Any) -> Any:
-        try:
-            return _otel_context.get_current()
-        except Exception:
-            return default
-
-    return current
-
-
-#: OTel's current context, or the argument when none is attached.
-_OTEL_NOW = _otel_context_var()
-
-
 def _enter(span: Span | None, otel: Any) -> None:
     CURRENT.set(span)  # a new thread's context is empty: nothing to restore later
     if otel:  # not None, nor an empty OTel context
@@ -103,10 +92,20 @@ def _enter(span: Span | None, otel: Any) -> None:
 
 
 def _carried(bootstrap: Callable[..., Any], args: tuple[Any, ...],
-             kwargs: dict[str, Any] | None, span: Span | None, otel: Any) -> Any:
+             kwargs: dict[str, Any] | None, carry: list[Any]) -> Any:
     """What a thread started under a span runs first, on itself: enter the span, then run
-    ``Thread._bootstrap`` (which runs ``run``)."""
+    ``Thread._bootstrap`` (which runs ``run``).  ``carry`` is ``[span, otel]``, emptied first:
+    these arguments live as long as the thread, and a pool's worker must not keep the span."""
+    _enter_carried(bootstrap, carry)
+    if kwargs is None:
+        return bootstrap(*args)
+    return bootstrap(*args, **kwargs)
+
+
+def _enter_carried(bootstrap: Callable[..., Any], carry: list[Any]) -> None:
     try:
+        span, otel = carry
+        carry.clear()
         thread = bootstrap.__self__  # type: ignore[attr-defined]
         if thread._target is not _POOL_WORKER:
             if _RUNS_IN_OWN_CONTEXT:  # Python 3.14 runs ``run`` in the Thread's ``_context``
@@ -114,11 +113,9 @@ def _carried(bootstrap: Callable[..., Any], args: tuple[Any, ...],
             else:
                 _enter(span, otel)
     except Exception:
+        carry.clear()
         debug_once("thread-run", "axonize: could not carry the context into a thread",
                    exc_info=True)
-    if kwargs is None:
-        return bootstrap(*args)
-    return bootstrap(*args, **kwargs)
 
 
 #: ``Thread._bootstrap_inner`` runs ``run`` in ``self._context`` (Python 3.14 and later).
@@ -135,7 +132,7 @@ _RUNS_IN_OWN_CONTEXT = "_context" in threading.Thread._bootstrap_inner.__code__.
 def _start_new_thread(function: Callable[..., Any], args: tuple[Any, ...],
                       kwargs: dict[str, Any] | None = None, _on: bool = False,
                       _span: Callable[[], Any] = CURRENT.get,
-                      _otel: Callable[[Any], Any] = _OTEL_NOW, /) -> Any:
+                      _otel: Callable[[Any], Any] = OTEL_NOW, /) -> Any:
     """``threading._start_new_thread`` (Python 3.10 to 3.12)."""
     span = _span()
     otel = _otel(None)
@@ -143,19 +140,19 @@ def _start_new_thread(function: Callable[..., Any], args: tuple[Any, ...],
         if kwargs is None:
             return _ORIGINAL_SPAWN(function, args)
         return _ORIGINAL_SPAWN(function, args, kwargs)
-    return _ORIGINAL_SPAWN(_carried, (function, args, kwargs, span, otel))
+    return _ORIGINAL_SPAWN(_carried, (function, args, kwargs, [span, otel]))
 
 
 def _start_joinable_thread(function: Callable[[], Any], handle: Any = None,
                            daemon: bool = True, *, _on: bool = False,
                            _span: Callable[[], Any] = CURRENT.get,
-                           _otel: Callable[[Any], Any] = _OTEL_NOW) -> Any:
+                           _otel: Callable[[Any], Any] = OTEL_NOW) -> Any:
     """``threading._start_joinable_thread`` (Python 3.13 and later)."""
     span = _span()
     otel = _otel(None)
     if (span is None and not otel) or not _on:  # as if unpatched
         return _ORIGINAL_SPAWN(function, handle=handle, daemon=daemon)
-    return _ORIGINAL_SPAWN(partial(_carried, function, (), None, span, otel),
+    return _ORIGINAL_SPAWN(partial(_carried, function, (), None, [span, otel]),
                            handle=handle, daemon=daemon)
 
 
@@ -163,33 +160,52 @@ _SPAWN_HOOK: Any = {"_start_new_thread": _start_new_thread,
                     "_start_joinable_thread": _start_joinable_thread}.get(SPAWN_NAME or "")
 
 
-def _work_item(future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...],
-               kwargs: dict[str, Any], _on: bool = False,
-               _span: Callable[[], Any] = CURRENT.get,
-               _otel: Callable[[Any], Any] = _OTEL_NOW, /) -> Any:
-    """``concurrent.futures.thread._WorkItem``, as ``submit`` calls it: the task runs as
-    ``run_in(span, otel, fn, *args)``."""
-    span = _span()
-    otel = _otel(None)
-    if (span is None and not otel) or not _on:  # as if unpatched
-        return _WORK_ITEM(future, fn, args, kwargs)
-    # Concatenation is cheaper than unpacking.
-    return _WORK_ITEM(future, run_in, (span, otel or None, fn) + args, kwargs)  # noqa: RUF005
+def _made_with(cls: Any) -> bool:
+    """Whether ``cls(future, fn, args, kwargs)`` stores exactly those four attributes (what
+    :class:`_CarryingWorkItem` does itself)."""
+    try:
+        item = cls(None, None, (), {})
+        return sorted(vars(item)) == ["args", "fn", "future", "kwargs"]
+    except Exception:
+        return False
+
+
+class _CarryingWorkItem(_WORK_ITEM if ITEM_HOOK else object):  # type: ignore[misc]
+    """``concurrent.futures.thread._WorkItem`` while the hooks are installed: made as
+    ``submit`` makes it, a task submitted while a span (or an OTel context) is current runs as
+    ``run_in(span, otel, fn, *args)``.  A subclass of the original, so ``isinstance``,
+    ``_WorkItem[T]`` and subclassing behave as before."""
+
+    def __init__(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], _on: bool = False,
+                 _span: Callable[[], Any] = CURRENT.get,
+                 _otel: Callable[[Any], Any] = OTEL_NOW, /) -> None:
+        span = _span()
+        otel = _otel(None)
+        self.future = future
+        if (span is None and not otel) or not _on:  # as if unpatched
+            self.fn = fn
+            self.args = args
+        else:
+            self.fn = run_in
+            # Concatenation is cheaper than unpacking.
+            self.args = (span, otel or None, fn) + args  # noqa: RUF005
+        self.kwargs = kwargs
+
+
+_CarryingWorkItem.__name__ = _CarryingWorkItem.__qualname__ = "_WorkItem"
+ITEM_HOOK = ITEM_HOOK and _made_with(_WORK_ITEM)
 
 
 def _bind(on: bool) -> None:
     """Switch the hooks on or off where they stand."""
-    for hook in (_start_new_thread, _work_item):
+    for hook in (_start_new_thread, _CarryingWorkItem.__init__):
         defaults = hook.__defaults__
         assert defaults is not None
-        hook.__defaults__ = (*defaults[:-3], on, CURRENT.get, _OTEL_NOW)
+        hook.__defaults__ = (*defaults[:-3], on, CURRENT.get, OTEL_NOW)
     kw = _start_joinable_thread.__kwdefaults__
     assert kw is not None
     kw["_on"] = on
-
-
-# Code that subclasses ``_WorkItem`` while the hook is in place subclasses the real class.
-_work_item.__mro_entries__ = lambda bases: (_WORK_ITEM,)  # type: ignore[attr-defined]
 
 
 # -- Python 3.14: ``_WorkItem`` is made from a resolved task, so ``submit`` is wrapped -------
@@ -197,7 +213,7 @@ _work_item.__mro_entries__ = lambda bases: (_WORK_ITEM,)  # type: ignore[attr-de
 def _submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
             **kwargs: Any) -> Future[Any]:
     span = CURRENT.get()
-    otel = _OTEL_NOW(None)
+    otel = OTEL_NOW(None)
     if (span is None and not otel) or not _hooks.on:  # as if unpatched
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
     if type(self) is not ThreadPoolExecutor:
@@ -222,7 +238,7 @@ class _NothingCurrent:
 
     def __enter__(self) -> None:
         self.span = CURRENT.set(None)
-        self.otel = _otel_attach(_EMPTY_OTEL) if _OTEL_NOW(None) else None
+        self.otel = _otel_attach(_EMPTY_OTEL) if OTEL_NOW(None) else None
 
     def __exit__(self, *exc: object) -> None:
         if self.otel is not None:
@@ -327,16 +343,15 @@ _hooks = _Hooks()
 
 def install() -> None:
     """Put the hooks in place (idempotent)."""
-    global _ORIGINAL_SPAWN, _ORIGINAL_SUBMIT, _WORK_ITEM
+    global _ORIGINAL_SPAWN, _ORIGINAL_SUBMIT
     try:
         if not _hooks.spawn and SPAWN_NAME is not None:
             _ORIGINAL_SPAWN = getattr(threading, SPAWN_NAME)
             setattr(threading, SPAWN_NAME, _SPAWN_HOOK)
             _hooks.spawn = True
-        if ITEM_HOOK:
+        if ITEM_HOOK and _pool_module._WorkItem in (_WORK_ITEM, _CarryingWorkItem):
             if not _hooks.item:
-                _WORK_ITEM = _pool_module._WorkItem
-                _pool_module._WorkItem = _work_item
+                _pool_module._WorkItem = _CarryingWorkItem
                 _hooks.item = True
             _guard_subclasses()
         elif not _hooks.submit:
@@ -361,7 +376,7 @@ def uninstall() -> None:
     if SPAWN_NAME is not None and getattr(threading, SPAWN_NAME, None) is _SPAWN_HOOK:
         setattr(threading, SPAWN_NAME, _ORIGINAL_SPAWN)
         _hooks.spawn = False
-    if getattr(_pool_module, "_WorkItem", None) is _work_item:
+    if getattr(_pool_module, "_WorkItem", None) is _CarryingWorkItem:
         _pool_module._WorkItem = _WORK_ITEM
         _hooks.item = False
     if ThreadPoolExecutor.__dict__.get("submit") is _submit:

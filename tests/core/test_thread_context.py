@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures.thread as _pool_module
+import functools
+import gc
 import os
 import queue
 import subprocess
@@ -496,3 +498,76 @@ def test_the_owner_follows_the_work_with_or_without_a_span(traced: GrpcSink) -> 
         attrs = {a.key: a.value.string_value for a in spans[name].attributes}
         assert attrs.get("owner.team") == "search", name
     assert "owner.team" not in {a.key for a in spans["task after"].attributes}
+
+
+def test_the_thread_maker_is_found_behind_another_tools_thread_start() -> None:
+    original = threading.Thread.start
+
+    @functools.wraps(original)
+    def sentry_like(self: threading.Thread) -> None:  # e.g. Sentry's threading integration
+        original(self)
+
+    def opaque(self: threading.Thread) -> None:  # a wrapper that hides what it wraps
+        original(self)
+
+    assert _threads.SPAWN_NAME is not None
+    assert _threads.spawn_name(original) == _threads.SPAWN_NAME
+    assert _threads.spawn_name(sentry_like) == _threads.SPAWN_NAME
+    assert _threads.spawn_name(opaque) == _threads.SPAWN_NAME
+
+
+def test_a_pool_worker_started_under_a_span_does_not_keep_it(traced: GrpcSink) -> None:
+    here = sys._getframe()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with axonize.span("request") as request:
+            pool.submit(work("task")).result()  # the pool's thread starts here
+        gc.collect()
+        held_by = [r for r in gc.get_referrers(request) if r is not here]
+        assert held_by == []  # the idle worker thread holds nothing of the request
+        pool.submit(work("later")).result()
+    spans = spans_by_name(traced, 3)
+    assert spans["later"].parent_span_id == NO_PARENT
+
+
+def test_work_items_are_still_work_items_while_the_hook_is_in(traced: GrpcSink) -> None:
+    seen: list[Any] = []
+
+    class Peeking(ThreadPoolExecutor):  # a bounded pool that looks at what waits in its queue
+        def __init__(self, max_workers: int) -> None:
+            super().__init__(max_workers)
+            self._work_queue = queue.Queue(maxsize=8)  # type: ignore[assignment]
+
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            future = super().submit(fn, *args, **kwargs)
+            seen.extend(i for i in list(self._work_queue.queue)  # type: ignore[attr-defined]
+                        if isinstance(i, _pool_module._WorkItem))
+            return future
+
+    assert _pool_module._WorkItem[int] is not None  # as the class allows
+    gate = threading.Event()
+    with Peeking(max_workers=1) as pool, axonize.span("request"):
+        pool.submit(gate.wait, 10)
+        try:
+            pool.submit(work("queued"))
+        finally:
+            gate.set()
+    assert seen  # the queued task was seen as a _WorkItem
+    assert spans_by_name(traced, 2)["queued"].parent_span_id != NO_PARENT
+
+
+def test_attach_carries_the_owner_and_attach_none_clears_it(traced: GrpcSink) -> None:
+    def model_call(name: str) -> None:
+        with axonize.llm_span(name, model="m"):
+            pass
+
+    with axonize.owner(team="search"):
+        ctx = axonize.context()
+        with axonize.attach(None):  # e.g. a long-lived worker started lazily
+            model_call("detached")
+    t = threading.Thread(target=lambda: [axonize.attach(ctx).__enter__(), model_call("attached")])
+    t.start()
+    t.join()
+    spans = spans_by_name(traced, 2)
+    owners = {n: {a.key: a.value.string_value for a in s.attributes}.get("owner.team")
+              for n, s in spans.items()}
+    assert owners == {"detached": None, "attached": "search"}

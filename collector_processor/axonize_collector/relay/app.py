@@ -131,8 +131,8 @@ class Relay:
         pool = self._pool
         done = None if pool is None else pool.run(body, content_type)
         if done is not None:  # processed in a worker: no processor here keeps state
+            add_counts(self.pipeline.counts, done)  # counted as processed, as in process
             self._queue(done)
-            add_counts(self.pipeline.counts, done)
         else:
             # Processing and queueing with no other request in between: when a queue refuses
             # the output, the processors undo what the sender's retry would count twice.

@@ -69,8 +69,8 @@ def parser() -> argparse.ArgumentParser:
                    help="remove prompt, completion and message attributes entirely")
     p.add_argument("--workers", metavar="N",
                    help="processes that run the processors, besides the relay's own (default "
-                        "auto: one per core beyond the first, 1 to 4; 0 runs them in the "
-                        "relay's process).  Only when no processor keeps state across "
+                        "auto: one per core, at most 4, none on a single core; 0 runs them in "
+                        "the relay's process).  Only when no processor keeps state across "
                         "requests: with budget or sample they always run in the relay's")
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     return p

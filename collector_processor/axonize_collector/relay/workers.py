@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor, CancelledError, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,10 +104,16 @@ def stateless(pipeline: Pipeline) -> bool:
 
 
 def default_workers() -> int:
-    """Workers when the configuration names none: one per core, at most four.  The relay's own
-    process mostly waits (gRPC and the disk work outside the GIL): on 2 cores, two workers
-    carried 61k-78k spans/s through the default processors, one 49k-57k, three 64k."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Workers when the configuration names none: one per core this process may run on, at
+    most four; none with a single core (another process would only take turns with the relay's
+    own).  The relay's own process mostly waits (gRPC and the disk work outside the GIL): on 2
+    cores, two workers carried 61k-78k spans/s through the default processors, one 49k-57k,
+    three 64k."""
+    try:
+        cores = len(os.sched_getaffinity(0))  # a container's or taskset's limit
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(4, cores)
 
 
 # -- in the worker process -----------------------------------------------------------------
@@ -115,10 +121,15 @@ def default_workers() -> int:
 _PIPELINE: Pipeline | None = None
 
 
-def _start_worker(processors: dict[str, Any], env: dict[str, str], relay_pid: int) -> None:
+def _start_worker(processors: dict[str, Any], env: dict[str, str], relay_pid: int,
+                  log_level: int) -> None:
     global _PIPELINE
     from axonize_collector.config import build_pipeline
 
+    # Ctrl-C in a terminal reaches the whole process group: the relay stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s %(name)s "
+                        f"[worker {os.getpid()}]: %(message)s")
     # A relay killed outright (kill -9, the OOM killer) cannot stop its workers: they stop
     # themselves once it is gone.
     threading.Thread(target=_exit_with, args=(relay_pid,), name="relay-watch",
@@ -132,6 +143,11 @@ def _exit_with(relay_pid: int) -> None:
     os._exit(0)
 
 
+def _pid_after(wait_s: float) -> int:
+    time.sleep(wait_s)  # long enough for the other workers to take the other tasks
+    return os.getpid()
+
+
 def _process_in_worker(body: bytes, content_type: str) -> Processed | MalformedOtlp:
     assert _PIPELINE is not None
     try:
@@ -141,6 +157,20 @@ def _process_in_worker(body: bytes, content_type: str) -> Processed | MalformedO
 
 
 # -- in the relay's process ----------------------------------------------------------------
+
+class _SigintIgnored:
+    """SIGINT ignored inside the block (processes started there inherit that), if this is the
+    main thread; as it was afterwards."""
+
+    def __enter__(self) -> None:
+        self.before: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self.before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.before is not None:
+            signal.signal(signal.SIGINT, self.before)
+
 
 class WorkerPool:
     """``workers`` processes that run the processors built from ``processors``."""
@@ -153,30 +183,48 @@ class WorkerPool:
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(processors, dict(os.environ if env is None else env), os.getpid()))
+            initargs=(processors, dict(os.environ if env is None else env), os.getpid(),
+                      logging.getLogger().getEffectiveLevel()))
         self._lock = threading.Lock()
 
     @property
     def alive(self) -> bool:
         return self._pool is not None
 
-    def warm_up(self) -> None:
-        """Start every worker now (each builds its processors), not on the first requests."""
+    def warm_up(self, timeout_s: float = 60.0) -> None:
+        """Start every worker now, each with its processors built, not on the first requests.
+        They start with Ctrl-C ignored (a terminal sends it to the whole process group, and a
+        worker still importing would die of it): the relay stops its workers itself."""
         pool = self._pool
-        if pool is not None:
-            for f in [pool.submit(os.getpid) for _ in range(self.workers * 2)]:
-                f.result()
+        if pool is None:
+            return
+        with _SigintIgnored():
+            seen: set[int] = set()
+            deadline = time.monotonic() + timeout_s
+            while len(seen) < self.workers and time.monotonic() < deadline:
+                tasks = [pool.submit(_pid_after, 0.05) for _ in range(self.workers)]
+                seen.update(f.result() for f in tasks)
 
     def run(self, body: bytes, content_type: str) -> Processed | None:
         """The request processed by a worker; None when the pool is gone (process it here).
-        :class:`MalformedOtlp` if it cannot be read."""
+        :class:`MalformedOtlp` if it cannot be read; what a processor raised outside its
+        per-span guard, as in the relay's own process."""
         pool = self._pool
         if pool is None:
             return None
         try:
-            out = pool.submit(_process_in_worker, body, content_type).result()
-        except (BrokenProcessPool, RuntimeError) as exc:  # a worker died, or shut down
+            future = pool.submit(_process_in_worker, body, content_type)
+        except BrokenExecutor as exc:  # a worker died since the last request
             self._give_up(exc)
+            return None
+        except RuntimeError:  # shut down meanwhile: the relay is stopping
+            return None
+        try:
+            out = future.result()
+        except BrokenExecutor as exc:  # a worker died: this request, and the pool, are lost
+            self._give_up(exc)
+            return None
+        except CancelledError:
             return None
         if isinstance(out, MalformedOtlp):
             raise out
@@ -189,13 +237,26 @@ class WorkerPool:
             pool, self._pool = self._pool, None
         log.error("processing workers stopped (%s): processing in the relay's process from "
                   "now on", exc)
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False)
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 10.0) -> None:
+        """Stop the workers: each finishes the request it has, within ``grace_s``; one that
+        does not is terminated."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False)
+        deadline = time.monotonic() + grace_s
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in procs:
+            if p.is_alive():
+                log.warning("processing worker %s did not stop in %.0f s: terminated", p.pid,
+                            grace_s)
+                p.terminate()
+                p.join(5)
 
 
 def add_counts(counts: Counts, done: Processed) -> None:

@@ -19,16 +19,16 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _start(config: Path, grpc_port: int) -> subprocess.Popen[str]:
-    """The relay as its own process; its log goes to a file beside the config (a pipe nobody
-    reads could fill and stall it)."""
+def _start(config: Path, grpc_port: int, *args: str) -> subprocess.Popen[str]:
+    """The relay as its own process, in a process group of its own (as a terminal's job); its
+    log goes to a file beside the config (a pipe nobody reads could fill and stall it)."""
     env = dict(os.environ)
     paths = [str(ROOT / d) for d in ("src", "collector_processor")]
     env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(
         [sys.executable, "-m", "axonize_collector.relay.cli", "--config", str(config),
-         "--grpc-port", str(grpc_port), "--http-port", "0"],
-        env=env, stdout=subprocess.PIPE, text=True,
+         "--grpc-port", str(grpc_port), "--http-port", "0", *args],
+        env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
         stderr=open(config.with_suffix(".log"), "a"))  # noqa: SIM115 - the child holds it
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
@@ -135,3 +135,34 @@ def test_help_explains_every_flag() -> None:
     for flag in ("--config", "--grpc-port", "--http-port", "--to", "--queue-dir",
                  "--queue-max-mb", "--workers", "--pii", "--drop-content", "/healthz", "/metrics"):
         assert flag in out
+
+
+def test_ctrl_c_stops_the_relay_and_its_workers_quietly(tmp_path, otel_request, genai) -> None:
+    sink = GrpcSink()
+    config = tmp_path / "collector.toml"
+    config.write_text(f"""
+[[exporters]]
+url = "grpc://127.0.0.1:{sink.port}"
+
+[queue]
+dir = "{tmp_path / 'queue'}"
+""")
+    port = free_port()
+    relay = _start(config, port, "--workers", "2")
+    try:
+        workers = _descendants(relay.pid)
+        assert len([w for w in workers if _alive(w)]) >= 2
+        _send(port, otel_request([{"name": "one", "attributes": genai}]))
+        assert [s.name for s in sink.wait_for_spans(1)] == ["one"]
+        os.killpg(relay.pid, signal.SIGINT)  # Ctrl-C: the whole process group gets it
+        assert relay.wait(30) == 0
+        log = config.with_suffix(".log").read_text()
+        assert "Traceback" not in log and "workers stopped" not in log, log
+        deadline = time.monotonic() + 10  # (multiprocessing's resource tracker exits last)
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)]
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+        sink.stop()
