@@ -122,14 +122,22 @@ def settings(data: Mapping[str, Any]) -> Settings:
     s.processors = dict(data.get("processors") or {})
     proc = dict(data.get("processing") or {})
     _known("processing", proc, ("workers",))
-    workers = proc.get("workers", "auto")
-    s.workers = None if workers in (None, "auto") else int(workers)
-    if s.workers is not None and s.workers < 0:
-        raise ValueError("processing: workers must be 0 or more, or auto")
+    s.workers = workers_setting(proc.get("workers", "auto"), "processing: workers")
     unknown = set(s.processors) - set(ORDER)
     if unknown:
         raise ValueError(f"processors: unknown {sorted(unknown)}; choose from {', '.join(ORDER)}")
     return s
+
+
+def workers_setting(value: Any, what: str) -> int | None:
+    """``workers`` as given (``auto``, None, or a count of 0 or more): None for auto."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise ValueError(f"{what}: expected a number (0 or more) or auto, got {value!r}")
 
 
 def _exporter(e: Any) -> Exporter:

@@ -116,7 +116,7 @@ def run_in(span: Span | None, otel: _otel_context.Context | None, fn: Callable[P
 def capture() -> TraceContext | None:
     """What is current, or None when no span and no OTel context is (nothing to carry)."""
     span = CURRENT.get()
-    otel = _otel_get_current() or None  # with or without a tracer provider: baggage too
+    otel = OTEL_NOW(None) or None  # with or without a tracer provider: baggage too
     if span is None and otel is None:
         return None
     return TraceContext(span, otel)

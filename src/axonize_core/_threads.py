@@ -37,7 +37,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from axonize_core import _state
-from axonize_core._carry import _EMPTY_OTEL, OTEL_NOW, _otel_attach, _otel_detach, run_in
+from axonize_core._carry import OTEL_NOW, _otel_attach, attach, run_in
 from axonize_core._log import debug_once
 from axonize_core.owner import OWNER, owner_in
 
@@ -71,9 +71,13 @@ _WORK_ITEM: Any = getattr(_pool_module, "_WorkItem", None)
 
 
 def _made_as_fn_args_kwargs(cls: Any) -> bool:
+    """Whether ``cls(future, fn, args, kwargs)`` stores exactly those four, under those names
+    (what :class:`_CarryingWorkItem` does itself)."""
+    given = {"future": object(), "fn": object(), "args": (), "kwargs": {}}
     try:
-        return list(inspect.signature(cls).parameters) == ["future", "fn", "args", "kwargs"]
-    except (TypeError, ValueError):
+        stored = vars(cls(*given.values()))
+        return stored.keys() == given.keys() and all(stored[k] is v for k, v in given.items())
+    except Exception:
         return False
 
 
@@ -160,16 +164,6 @@ _SPAWN_HOOK: Any = {"_start_new_thread": _start_new_thread,
                     "_start_joinable_thread": _start_joinable_thread}.get(SPAWN_NAME or "")
 
 
-def _made_with(cls: Any) -> bool:
-    """Whether ``cls(future, fn, args, kwargs)`` stores exactly those four attributes (what
-    :class:`_CarryingWorkItem` does itself)."""
-    try:
-        item = cls(None, None, (), {})
-        return sorted(vars(item)) == ["args", "fn", "future", "kwargs"]
-    except Exception:
-        return False
-
-
 class _CarryingWorkItem(_WORK_ITEM if ITEM_HOOK else object):  # type: ignore[misc]
     """``concurrent.futures.thread._WorkItem`` while the hooks are installed: made as
     ``submit`` makes it, a task submitted while a span (or an OTel context) is current runs as
@@ -194,7 +188,6 @@ class _CarryingWorkItem(_WORK_ITEM if ITEM_HOOK else object):  # type: ignore[mi
 
 
 _CarryingWorkItem.__name__ = _CarryingWorkItem.__qualname__ = "_WorkItem"
-ITEM_HOOK = ITEM_HOOK and _made_with(_WORK_ITEM)
 
 
 def _bind(on: bool) -> None:
@@ -227,23 +220,8 @@ def _submit_to_subclass(self: ThreadPoolExecutor, span: Span | None, otel: Any,
     function of its own: nothing is current while the original runs, so nothing is carried."""
     if _FOREIGN and isinstance(self, _FOREIGN):
         return _ORIGINAL_SUBMIT(self, fn, *args, **kwargs)
-    with _NothingCurrent():
+    with attach(None):  # no span, no OTel context, no owner
         return _ORIGINAL_SUBMIT(self, run_in, span, otel, fn, *args, **kwargs)
-
-
-class _NothingCurrent:
-    """No Axonize span and an empty OTel context current inside the block."""
-
-    __slots__ = ("otel", "span")
-
-    def __enter__(self) -> None:
-        self.span = CURRENT.set(None)
-        self.otel = _otel_attach(_EMPTY_OTEL) if OTEL_NOW(None) else None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.otel is not None:
-            _otel_detach(self.otel)
-        CURRENT.reset(self.span)
 
 
 _submit.__doc__ = _ORIGINAL_SUBMIT.__doc__
@@ -272,7 +250,7 @@ def _guard(cls: type) -> None:
         return
 
     def _adjust_thread_count(self: Any) -> Any:
-        with _NothingCurrent():
+        with attach(None):  # no span, no OTel context, no owner
             return own(self)
 
     _adjust_thread_count.__axonize_guard__ = True  # type: ignore[attr-defined]

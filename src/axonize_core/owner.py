@@ -50,8 +50,9 @@ def owner(*, team: str | None = None, project: str | None = None,
 
 
 def owner_in(context: Any) -> dict[str, str] | None:
-    """The owner attributes that ``axonize.owner(...)`` put in an OTel context's baggage (None:
-    none): what work carried to another thread with that context is owned by."""
+    """The owner attributes that ``axonize.owner(...)`` put in an OTel context's baggage (the
+    current one for None; None: none): what work carried to another thread with that context
+    is owned by."""
     current = baggage.get_all(context)
     if not current:
         return None
@@ -61,8 +62,7 @@ def owner_in(context: Any) -> dict[str, str] | None:
 
 def owner_attributes() -> dict[str, str]:
     """The owner attributes of the current context (``{"owner.team": "search", ...}``)."""
-    current = baggage.get_all()
-    return {name: str(current[name]) for name in OWNER_ATTRIBUTES.values() if name in current}
+    return owner_in(None) or {}
 
 
 def owner_span_processor() -> Any:

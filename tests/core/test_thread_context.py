@@ -103,15 +103,21 @@ def test_executor_fan_out_gives_each_task_the_request_as_parent(traced: GrpcSink
         assert spans[f"task {i}"].parent_span_id == spans["request"].span_id
 
 
-def test_a_reused_pool_thread_keeps_no_parent_after_its_task(traced: GrpcSink) -> None:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        with axonize.span("request"):
+def assert_pool_keeps_no_parent(pool_class: type[ThreadPoolExecutor], sink: GrpcSink) -> None:
+    """A task under a span (the pool's thread starts then) is its child; a later task with no
+    span current, on the very same thread, has no parent."""
+    with pool_class(max_workers=1) as pool:
+        with axonize.span("request"):  # the pool's thread starts here
             first = pool.submit(work("under request")).result()
         later = pool.submit(work("submitted with no span")).result()
-        assert later == first  # the very same pool thread
-    spans = spans_by_name(traced, 3)
+        assert later == first
+    spans = spans_by_name(sink, 3)
     assert spans["under request"].parent_span_id == spans["request"].span_id
     assert spans["submitted with no span"].parent_span_id == NO_PARENT
+
+
+def test_a_reused_pool_thread_keeps_no_parent_after_its_task(traced: GrpcSink) -> None:
+    assert_pool_keeps_no_parent(ThreadPoolExecutor, traced)
 
 
 def test_a_pool_first_used_under_an_otel_span_keeps_no_parent_after_its_task(
@@ -144,14 +150,7 @@ def _own_worker(work: queue.SimpleQueue[Any]) -> None:
 
 def test_a_subclass_pool_with_its_own_workers_keeps_no_parent_after_its_task(
         traced: GrpcSink) -> None:
-    with _OwnWorkers(max_workers=1) as pool:
-        with axonize.span("request"):  # the pool's thread starts here
-            first = pool.submit(work("under request")).result()
-        later = pool.submit(work("submitted with no span")).result()
-        assert later == first
-    spans = spans_by_name(traced, 3)
-    assert spans["under request"].parent_span_id == spans["request"].span_id
-    assert spans["submitted with no span"].parent_span_id == NO_PARENT
+    assert_pool_keeps_no_parent(_OwnWorkers, traced)
 
 
 def test_a_thread_with_no_target_starts_and_ends_quietly(
@@ -284,14 +283,7 @@ def test_a_pool_subclass_defined_later_is_guarded_and_work_items_stay_subclassab
         pass  # as a library with its own executor might do, after Axonize is on
 
     assert issubclass(MyWorkItem, _WORK_ITEM_CLASS)
-    with LaterWorkers(max_workers=1) as pool:
-        with axonize.span("request"):
-            first = pool.submit(work("under request")).result()
-        later = pool.submit(work("submitted with no span")).result()
-        assert later == first
-    spans = spans_by_name(traced, 3)
-    assert spans["under request"].parent_span_id == spans["request"].span_id
-    assert spans["submitted with no span"].parent_span_id == NO_PARENT
+    assert_pool_keeps_no_parent(LaterWorkers, traced)
 
 
 def test_where_work_items_cannot_be_replaced_submit_is_wrapped(

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any
 
-from axonize_collector.config import Exporter, Settings, load_file, settings
+from axonize_collector.config import Exporter, Settings, load_file, settings, workers_setting
 from axonize_collector.relay.app import Relay
 from axonize_collector.relay.receive import start_grpc, start_http
 
@@ -89,9 +89,7 @@ def configure(args: argparse.Namespace) -> Settings:
         s.queue_dir = args.queue_dir
     workers = args.workers or os.environ.get("AXONIZE_COLLECTOR_WORKERS") or None
     if workers is not None:
-        if workers != "auto" and not workers.isdigit():
-            raise ValueError(f"--workers: expected a number or auto, got {workers!r}")
-        s.workers = None if workers == "auto" else int(workers)
+        s.workers = workers_setting(workers, "--workers")
     if args.queue_max_mb is not None:
         s.queue_max_bytes = int(args.queue_max_mb * 2**20)
     red = s.processors.setdefault("redaction", {}) or {}

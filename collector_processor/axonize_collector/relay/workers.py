@@ -121,8 +121,7 @@ def default_workers() -> int:
 _PIPELINE: Pipeline | None = None
 
 
-def _start_worker(processors: dict[str, Any], env: dict[str, str], relay_pid: int,
-                  log_level: int) -> None:
+def _start_worker(processors: dict[str, Any], relay_pid: int, log_level: int) -> None:
     global _PIPELINE
     from axonize_collector.config import build_pipeline
 
@@ -134,7 +133,7 @@ def _start_worker(processors: dict[str, Any], env: dict[str, str], relay_pid: in
     # themselves once it is gone.
     threading.Thread(target=_exit_with, args=(relay_pid,), name="relay-watch",
                      daemon=True).start()
-    _PIPELINE = build_pipeline(processors, env)
+    _PIPELINE = build_pipeline(processors)  # the environment switches: the relay's, inherited
 
 
 def _exit_with(relay_pid: int) -> None:
@@ -175,21 +174,15 @@ class _SigintIgnored:
 class WorkerPool:
     """``workers`` processes that run the processors built from ``processors``."""
 
-    def __init__(self, processors: dict[str, Any], workers: int,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, processors: dict[str, Any], workers: int) -> None:
         self.workers = workers
         # Spawned, not forked: the relay's process runs gRPC's threads, which fork does not
         # carry safely.
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(processors, dict(os.environ if env is None else env), os.getpid(),
-                      logging.getLogger().getEffectiveLevel()))
+            initargs=(processors, os.getpid(), logging.getLogger().getEffectiveLevel()))
         self._lock = threading.Lock()
-
-    @property
-    def alive(self) -> bool:
-        return self._pool is not None
 
     def warm_up(self, timeout_s: float = 60.0) -> None:
         """Start every worker now, each with its processors built, not on the first requests.
