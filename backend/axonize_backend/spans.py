@@ -241,7 +241,7 @@ class SpanStore:
             WHERE tenant_id = {{tenant:String}}
               AND start_time >= fromUnixTimestamp64Nano({{lo:Int64}})
               AND start_time <= fromUnixTimestamp64Nano({{hi:Int64}})
-              AND trace_id IN (SELECT unhex(arrayJoin({{ids:Array(String)}})))
+              AND trace_id IN (SELECT toFixedString(unhex(arrayJoin({{ids:Array(String)}})), 16))
             GROUP BY trace_id""",
                 {"tenant": q.tenant_id, "lo": lo, "hi": hi, "ids": self.transport.hex_array(ids)},
             )

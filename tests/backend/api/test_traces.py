@@ -137,3 +137,33 @@ def test_every_attribute_kind_and_events_come_back(server: BackendServer) -> Non
     assert (listed["service"], listed["model"], listed["error_count"]) == ("kinds-svc", "m1", 1)
     gpus = server.get(key, "/api/v1/gpus").json()
     assert [g["uuid"] for g in gpus] == ["GPU-kinds"]
+
+
+def test_trace_ids_ending_in_zero_bytes_are_listed_with_their_figures(
+        server: BackendServer) -> None:
+    """One trace id in 256 ends in a zero byte; ClickHouse compares a FixedString with a String
+    without its trailing zeros, so such traces were once listed as a lone root with no model,
+    tokens or children.  The list must give every trace the figures of all its spans."""
+    _, key = server.tenant("zero-bytes")
+    now = time.time_ns()
+    req = ts.ExportTraceServiceRequest()
+    scope = req.resource_spans.add().scope_spans.add()
+    trace_ids = [b"\x3e" * 15 + b"\x00", b"\x01" + b"\x00" * 15, b"\x7a" * 14 + b"\x00\x00",
+                 b"\x7a" * 16]
+    for i, trace in enumerate(trace_ids):
+        start = now - i * 10**9
+        root = scope.spans.add(trace_id=trace, span_id=bytes([i + 1]) * 8, name=f"root-{i}",
+                               start_time_unix_nano=start, end_time_unix_nano=start + 10**7)
+        llm = scope.spans.add(trace_id=trace, span_id=bytes([i + 101]) * 8,
+                              parent_span_id=root.span_id, name="chat m1",
+                              start_time_unix_nano=start + 10**6,
+                              end_time_unix_nano=start + 9 * 10**6)
+        for k, v in {"gen_ai.request.model": "m1", "gen_ai.operation.name": "chat",
+                     "gen_ai.usage.output_tokens": 5}.items():
+            llm.attributes.add(key=k, value=any_value(v))
+    r = server.http.post("/v1/traces", content=req.SerializeToString(),
+                         headers={"x-api-key": key, "content-type": "application/x-protobuf"})
+    assert r.status_code == 200, r.text
+    listed = server.get(key, "/api/v1/traces").json()["traces"]
+    assert [(t["trace_id"], t["span_count"], t["model"], t["output_tokens"]) for t in listed] == [
+        (trace.hex(), 2, "m1", 5) for trace in trace_ids]
