@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def default_data_dir() -> Path:
@@ -39,6 +40,20 @@ class ServerConfig:
     # ClickHouse insert (axonize_backend.pricing), with these prices over the shipped table.
     price_tokens: bool = True
     price_file: str = ""
+    _processors: dict[str, Any] | None = field(default=None, init=False, repr=False,
+                                               compare=False)
+
+    def processors(self) -> dict[str, Any]:
+        """The ``processors`` section of ``processors_file`` ({} without one), read once: the
+        ingest pipeline and the insert's prices see the same file."""
+        if self._processors is None:
+            section: dict[str, Any] = {}
+            if self.processors_file:
+                from axonize_collector.config import load_file
+
+                section = dict(load_file(self.processors_file).get("processors") or {})
+            self._processors = section
+        return dict(self._processors)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:

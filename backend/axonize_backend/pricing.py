@@ -21,13 +21,8 @@ def insert_prices(config: ServerConfig) -> PriceTable | None:
     ValueError saying what is wrong."""
     if not config.price_tokens:
         return None
-    section: dict[str, Any] = {}
-    if config.processors_file:
-        from axonize_collector.config import load_file
-
-        section = dict((load_file(config.processors_file).get("processors") or {})
-                       .get("cost") or {})
-        if not section.get("enabled", True):
-            return None
+    section: dict[str, Any] = dict(config.processors().get("cost") or {})
+    if not section.get("enabled", True):
+        return None
     return PriceTable.load(section.get("price_file") or config.price_file or None,
                            hosted=bool(section.get("hosted_prices", True)))

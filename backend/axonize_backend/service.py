@@ -73,7 +73,7 @@ class Backend:
         # instead of queueing without limit.
         self._slots = threading.BoundedSemaphore(16)
         self.refused_spans = 0  # spans refused for their time (counted, logged, answered)
-        self.processors = _processors(config.processors_file)
+        self.processors = _processors(config)
         self.prom = PromMetrics(config.metrics_label_limit)  # what /metrics shows
         # Acknowledged requests wait on disk for a bulk load into the span store.
         self.log = IngestLog(
@@ -204,17 +204,17 @@ class Backend:
             return IngestResult(gpu_points=stored, rejected=refused, reason=reason)
 
 
-def _processors(path: str) -> Any:
-    """The collector pipeline of the ``processors`` section of ``path``, or None.
+def _processors(config: ServerConfig) -> Any:
+    """The collector pipeline of the processors file's ``processors`` section, or None.
 
     Token pricing happens inside the ClickHouse insert (:mod:`axonize_backend.pricing`), so the
     cost processor runs here only when the section names it (for GPU-seconds prices of spans
     that arrive without a cost) or a budget needs each span's cost before it is stored."""
-    if not path:
+    if not config.processors_file:
         return None
-    from axonize_collector.config import build_pipeline, load_file
+    from axonize_collector.config import build_pipeline
 
-    processors = dict(load_file(path).get("processors") or {})
+    processors = config.processors()
     if "cost" not in processors and "budget" not in processors:
         processors["cost"] = {"enabled": False}
     return build_pipeline(processors)
