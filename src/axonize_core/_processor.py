@@ -29,6 +29,13 @@ ExportHook = Callable[[Sequence[Any]], None]
 _PROCESSORS: weakref.WeakSet[BatchProcessor] = weakref.WeakSet()
 
 
+def _answer_margin(timeout: float) -> float:
+    """How long before a caller's deadline the exporter stops trying, so that ``flush`` gets
+    the outcome of its own exports instead of timing out while the last attempt still runs
+    (whose failure would then be counted against the next flush)."""
+    return min(0.05, max(timeout, 0.0) / 10)
+
+
 class BatchProcessor:
     """Buffered, batching export of finished spans on one daemon thread."""
 
@@ -85,7 +92,7 @@ class BatchProcessor:
             return False
         done = threading.Event()
         failed_before = self.failed_spans
-        self._flushes.append((done, time.monotonic() + timeout))
+        self._flushes.append((done, time.monotonic() + timeout - _answer_margin(timeout)))
         self._wake.set()
         return done.wait(timeout) and self.failed_spans == failed_before
 
@@ -97,7 +104,7 @@ class BatchProcessor:
         ok = False
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             done = threading.Event()
-            self._flushes.append((done, deadline))
+            self._flushes.append((done, deadline - _answer_margin(timeout)))
             self._stopping = True
             self._wake.set()
             ok = done.wait(max(0.0, deadline - time.monotonic()))

@@ -111,6 +111,21 @@ def test_slow_endpoint_times_out_and_recovers(sink: GrpcSink) -> None:
     assert "after recovery" in [s.name for s in sink.wait_for_spans(1)]
 
 
+def test_a_flush_that_times_out_answers_for_its_own_spans_only(sink: GrpcSink) -> None:
+    """The exporter stops trying a little before a flush's deadline, so the flush learns the
+    outcome itself; its lost span is not counted later against the next flush's."""
+    sink.delay_s = 3.0  # longer than the flush waits; the RPC timeout (10 s) is longer still
+    axonize.init(endpoint=sink.endpoint, flush_interval_ms=60_000, metrics=False)
+    with axonize.span("lost"):
+        pass
+    assert axonize.flush(1) is False
+    sink.delay_s = 0.0
+    with axonize.span("delivered"):
+        pass
+    assert axonize.flush(5)
+    assert "delivered" in [s.name for s in sink.wait_for_spans(1)]
+
+
 def test_shutdown_during_a_flush_returns_in_time(sink: GrpcSink) -> None:
     sink.delay_s = 0.5
     axonize.init(endpoint=sink.endpoint, flush_interval_ms=60_000, timeout_ms=5000,
