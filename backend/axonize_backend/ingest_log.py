@@ -91,6 +91,7 @@ class IngestLog:
         self._appended = 0  # records appended by this process
         self._synced = 0  # of which fsynced
         self._loaded = 0  # of which in the store
+        self._leftover_pending = bool(self._leftover)  # a previous process's, not loaded yet
         self._in_segment = 0  # records in the current segment
         self._unloaded_bytes = sum(p.stat().st_size for p in self._leftover)
         self._closed = False
@@ -155,6 +156,9 @@ class IngestLog:
     def _run(self) -> None:
         for path in self._leftover:  # what a previous process acknowledged but did not load
             self._load_segment(path)
+        with self._cond:
+            self._leftover_pending = False
+            self._cond.notify_all()
         while True:
             with self._cond:
                 while not self._closed and not self._in_segment:
@@ -309,11 +313,12 @@ class IngestLog:
 
     # ---------------------------------------------------------------- readers
     def wait_loaded(self, timeout: float = 10.0) -> bool:
-        """Wait until everything acknowledged so far is in the store (False on timeout)."""
+        """Wait until everything acknowledged so far is in the store, what a previous process
+        acknowledged and left in the log included (False on timeout)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             target = self._appended
-            while self._loaded < target and not self._closed:
+            while (self._loaded < target or self._leftover_pending) and not self._closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

@@ -3,7 +3,9 @@ refuses with a status clients retry."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +62,31 @@ def test_a_full_ingest_log_refuses_with_a_retryable_status(tmp_path: Path) -> No
     assert log.unloaded_bytes > 1000
     log.close()
     assert sum(p.stat().st_size for p in (tmp_path / "log").glob("*.log")) == log.unloaded_bytes
+
+
+def test_reads_wait_for_what_a_previous_process_left_in_the_log(tmp_path: Path) -> None:
+    """After a crash and a restart, what the dead process acknowledged is acknowledged too: a
+    read waits for it to be loaded, as for what the new process appended."""
+    from axonize_backend.ingest_log import IngestLog
+
+    folder = tmp_path / "log"
+    dead = IngestLog(folder, lambda *_: [], lambda *_: None, start=False)
+    dead.append("t", b"acknowledged before the crash")
+    dead.close()  # never loaded
+    release = threading.Event()
+    loaded: list[bytes] = []
+
+    def slow_load(tenant: str, bodies: list[bytes], *_: Any) -> list[Any]:
+        release.wait(10)
+        loaded.extend(bodies)
+        return []
+
+    alive = IngestLog(folder, slow_load, lambda *_: None)
+    try:
+        assert alive.wait_loaded(0.3) is False  # the leftover is still loading
+        release.set()
+        assert alive.wait_loaded(10) is True
+        assert loaded == [b"acknowledged before the crash"]
+    finally:
+        release.set()
+        alive.close()
