@@ -30,9 +30,8 @@ _PROCESSORS: weakref.WeakSet[BatchProcessor] = weakref.WeakSet()
 
 
 def _answer_margin(timeout: float) -> float:
-    """How long before a caller's deadline the exporter stops trying, so that ``flush`` gets
-    the outcome of its own exports instead of timing out while the last attempt still runs
-    (whose failure would then be counted against the next flush)."""
+    """How long before a caller's deadline the exporter stops trying, so that ``flush`` usually
+    learns the outcome of its own exports instead of timing out while the last attempt runs."""
     return min(0.05, max(timeout, 0.0) / 10)
 
 
@@ -71,6 +70,13 @@ class BatchProcessor:
         self.buffer = RingBuffer(self._cfg.max_queue_size, self._cfg.batch_size, self._wake.set)
         self._sizer = BufferSizer(self._cfg.max_queue_bytes)
         self._flushes: deque[tuple[threading.Event, float]] = deque()
+        # Which flush answers for a lost batch: batches are numbered as they are drained; a
+        # flush that times out answers for every batch drained by then (claimed), so their
+        # loss, counted later, is not charged again to the next flush.
+        self._claims = threading.Lock()
+        self._drained_batches = 0
+        self._claimed_batches = 0
+        self._unclaimed_failed = 0
         self._stopping = False
         self._stopped = False
         self._next_metrics = time.monotonic() + self._cfg.metrics_interval_ms / 1000
@@ -85,16 +91,25 @@ class BatchProcessor:
 
     # ------------------------------------------------------------------ control
     def flush(self, timeout: float = 5.0) -> bool:
-        """Export everything finished so far; True if it all went out before ``timeout``."""
+        """Export everything finished so far; True if it all went out before ``timeout``.
+
+        A flush that times out answers False for every batch already on its way; if one of
+        them is lost after it returned, the next flush does not answer for it again."""
         if self._stopped or not self._thread.is_alive():
             return False
         if threading.current_thread() is self._thread:
             return False
         done = threading.Event()
-        failed_before = self.failed_spans
+        with self._claims:
+            failed_before = self._unclaimed_failed
         self._flushes.append((done, time.monotonic() + timeout - _answer_margin(timeout)))
         self._wake.set()
-        return done.wait(timeout) and self.failed_spans == failed_before
+        finished = done.wait(timeout)
+        with self._claims:
+            if not finished:
+                self._claimed_batches = self._drained_batches
+                return False
+            return self._unclaimed_failed == failed_before
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Flush within ``timeout``, stop the thread and close the exporter."""
@@ -152,7 +167,9 @@ class BatchProcessor:
             flushes.append(self._flushes.popleft())
         now = time.monotonic()
         retry_s = self._cfg.max_retry_ms / 1000
-        deadline = min(d for _, d in flushes) if flushes else now + retry_s
+        # A flush that timed out no longer waits: its deadline must not cut short the others'.
+        waiting = [d for _, d in flushes if d > now]
+        deadline = min(waiting) if waiting else now + retry_s
         self._export_waiting(deadline, drain_all=bool(flushes) or self._stopping)
         if self.metrics is not None and (flushes or self._stopping or now >= self._next_metrics):
             self._export_metrics(deadline)
@@ -171,10 +188,11 @@ class BatchProcessor:
                 break
             if budget is not None:
                 budget -= len(batch)
+            self._drained_batches += 1
             self._bound_bytes(batch)
             batch_deadline = (deadline if drain_all
                               else time.monotonic() + self._cfg.max_retry_ms / 1000)
-            self._export_batch(batch, batch_deadline)
+            self._export_batch(batch, batch_deadline, self._drained_batches)
             if drain_all and time.monotonic() >= deadline:
                 break
 
@@ -188,7 +206,7 @@ class BatchProcessor:
         except Exception:
             debug_once("sizing", "axonize: could not size buffered spans", exc_info=True)
 
-    def _export_batch(self, batch: list[Any], deadline: float) -> None:
+    def _export_batch(self, batch: list[Any], deadline: float, number: int) -> None:
         for hook in self.hooks:
             try:
                 hook(batch)
@@ -214,6 +232,9 @@ class BatchProcessor:
             self.exported_spans += len(batch)
         else:
             self.failed_spans += len(batch)
+            with self._claims:
+                if number > self._claimed_batches:
+                    self._unclaimed_failed += len(batch)
             logger.debug("axonize: dropped a batch of %d spans", len(batch))
 
     def _export_metrics(self, deadline: float) -> None:
