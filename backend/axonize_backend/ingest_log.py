@@ -172,10 +172,18 @@ class IngestLog:
                 self._cond.notify_all()
 
     def _load_segment(self, path: Path) -> None:
-        size = path.stat().st_size
-        for number, (tenant_id, bodies) in enumerate(self._chunks(path)):
-            if not self._load_chunk(tenant_id, bodies, f"{path.name}:{number}"):
-                return  # closing: the segment stays on disk for the next start
+        """Load a segment and delete it.  A failure outside the loads themselves (the segment
+        cannot be read) leaves it on disk for the next start, logged, and the loader goes on:
+        readers must not wait on a thread that died."""
+        try:
+            size = path.stat().st_size
+            for number, (tenant_id, bodies) in enumerate(self._chunks(path)):
+                if not self._load_chunk(tenant_id, bodies, f"{path.name}:{number}"):
+                    return  # closing: the segment stays on disk for the next start
+        except Exception:
+            logger.error("could not load %s; it stays on disk for the next start", path,
+                         exc_info=True)
+            return
         path.unlink(missing_ok=True)
         with self._lock:
             self._unloaded_bytes -= size

@@ -90,3 +90,29 @@ def test_reads_wait_for_what_a_previous_process_left_in_the_log(tmp_path: Path) 
     finally:
         release.set()
         alive.close()
+
+
+def test_a_segment_that_cannot_be_read_does_not_stop_the_loader(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A leftover the loader cannot read stays on disk, said in the log; reads do not wait on
+    it and what arrives next is loaded."""
+    from axonize_backend.ingest_log import IngestLog
+
+    folder = tmp_path / "log"
+    (folder / f"{1:020d}.log").mkdir(parents=True)  # unreadable as a segment
+    loaded: list[bytes] = []
+
+    def load(tenant: str, bodies: list[bytes], *_: Any) -> list[Any]:
+        loaded.extend(bodies)
+        return []
+
+    log = IngestLog(folder, load, lambda *_: None)
+    try:
+        assert log.wait_loaded(10) is True
+        log.append("t", b"after")
+        assert log.wait_loaded(10) is True
+        assert loaded == [b"after"]
+    finally:
+        log.close()
+    assert (folder / f"{1:020d}.log").exists()
+    assert "stays on disk" in caplog.text
