@@ -18,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from axonize_backend import __version__
 from axonize_backend.api.admin import AdminController
 from axonize_backend.api.analytics import AnalyticsController
-from axonize_backend.api.auth import BACKEND, provide_backend
+from axonize_backend.api.auth import BACKEND, mark_unloaded, provide_backend
 from axonize_backend.api.dashboard import STATIC_DIR, dashboard_router
 from axonize_backend.api.gpus import GpuController
 from axonize_backend.api.health import HealthController
@@ -51,6 +51,7 @@ def create_app(backend: Backend, static_dir: Path = STATIC_DIR) -> Litestar:
         state=State({BACKEND: backend}),
         dependencies={"backend": Provide(provide_backend, sync_to_thread=False)},
         plugins=[PROBLEM_DETAILS],
+        before_send=[mark_unloaded],
         openapi_config=_openapi(),
         request_max_body_size=backend.config.max_request_bytes,
         debug=False,

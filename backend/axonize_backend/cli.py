@@ -42,6 +42,9 @@ environment:
   AXONIZE_PRICE_TOKENS    0 stores spans with no cost.total_usd unpriced; by default their
                           model and token counts are priced inside the ClickHouse insert
   AXONIZE_PRICE_FILE      prices (JSON) over the shipped, dated tables (docs/collector.md)
+  AXONIZE_READ_WAIT_S     how long an API read waits for spans acknowledged before it to be
+                          loaded (default 10); an answer given before carries the header
+                          Axonize-Unloaded-Bytes
 
 example:
   AXONIZE_ADMIN_KEY=secret axonize-server serve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,9 @@ class ServerConfig:
     # ClickHouse insert (axonize_backend.pricing), with these prices over the shipped table.
     price_tokens: bool = True
     price_file: str = ""
+    # How long an API read waits for what was acknowledged before it to be loaded; past that
+    # it answers with what is loaded and says so (header Axonize-Unloaded-Bytes).
+    read_wait_s: float = 10.0
     _processors: dict[str, Any] | None = field(default=None, init=False, repr=False,
                                                compare=False)
 
@@ -53,7 +57,7 @@ class ServerConfig:
 
                 section = dict(load_file(self.processors_file).get("processors") or {})
             self._processors = section
-        return dict(self._processors)
+        return copy.deepcopy(self._processors)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
@@ -80,4 +84,5 @@ class ServerConfig:
             price_tokens=env.get("AXONIZE_PRICE_TOKENS", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             price_file=env.get("AXONIZE_PRICE_FILE", ""),
+            read_wait_s=float(env.get("AXONIZE_READ_WAIT_S", "10")),
         )

@@ -173,9 +173,10 @@ class Backend:
     def _window(self) -> tuple[int, int]:
         return time_window(time.time_ns(), self.config.ttl_days)
 
-    def wait_loaded(self, timeout: float = 10.0) -> bool:
-        """Wait until every span acknowledged so far can be queried."""
-        return self.log.wait_loaded(timeout)
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait until every span acknowledged so far can be queried (``read_wait_s`` at most
+        by default); False if the wait ended first."""
+        return self.log.wait_loaded(self.config.read_wait_s if timeout is None else timeout)
 
     def _record_gpus(self, tenant_id: str, rows: list[tuple[str, list[str]]]) -> None:
         found = (gpu_record(service, fields) for service, fields in rows)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from axonize_backend.api.auth import admin_guard
+from axonize_backend.api.auth import admin_guard, wait_for_loads
 from axonize_backend.api.params import TimeRange, last_30_days
 from axonize_backend.api.problems import BadRequestProblem, NotFoundProblem
 from axonize_backend.service import Backend
@@ -83,13 +85,14 @@ class AdminController(Controller):
     @get("/{tenant_id:str}/usage", sync_to_thread=True)
     def usage(
         self,
+        request: Request[Any, Any, Any],
         backend: NamedDependency[Backend],
         window: NamedDependency[TimeRange],
         tenant_id: FromPath[str],
     ) -> Usage:
         """Spans and GPU-seconds by day (default: the last 30 days)."""
         _existing(backend, tenant_id)
-        backend.wait_loaded()
+        wait_for_loads(request, backend)
         rows = backend.spans.usage(tenant_id, window.since_ns, window.until_ns)
         return Usage(
             tenant_id,
