@@ -6,6 +6,7 @@ import { HashRouter, Navigate, NavLink, Route, Routes } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { AuthProvider, useAuth } from "./auth";
 import { Loading } from "./components/States";
+import { UnloadedNotice } from "./components/UnloadedNotice";
 import { SignIn } from "./pages/SignIn";
 import { TracePage } from "./pages/TracePage";
 import { TracesPage } from "./pages/TracesPage";
@@ -69,6 +70,7 @@ function Shell() {
         </button>
       </nav>
       <main>
+        <UnloadedNotice />
         <Suspense fallback={<Loading what="the page" />}>
           <Routes>
             <Route path="/" element={<Navigate to="/traces" replace />} />

@@ -1,5 +1,6 @@
 // The REST API of axonize-server: typed from its OpenAPI schema (schema.d.ts, generated).
 import type { components, paths } from "./schema";
+import { noteUnloaded } from "./unloaded";
 
 type Schemas = components["schemas"];
 export type TraceSummary = Schemas["TraceSummary"];
@@ -53,6 +54,7 @@ export async function apiGet<T>(path: string, key: string, params: Params = {}):
     throw new ApiError(0, `Cannot reach axonize-server (${String(e)}).`);
   }
   if (!response.ok) throw new ApiError(response.status, await problem(response));
+  noteUnloaded(response.headers.get("axonize-unloaded-bytes"));
   return (await response.json()) as T;
 }
 
