@@ -29,12 +29,6 @@ ExportHook = Callable[[Sequence[Any]], None]
 _PROCESSORS: weakref.WeakSet[BatchProcessor] = weakref.WeakSet()
 
 
-def _answer_margin(timeout: float) -> float:
-    """How long before a caller's deadline the exporter stops trying, so that ``flush`` usually
-    learns the outcome of its own exports instead of timing out while the last attempt runs."""
-    return min(0.05, max(timeout, 0.0) / 10)
-
-
 class BatchProcessor:
     """Buffered, batching export of finished spans on one daemon thread."""
 
@@ -102,7 +96,7 @@ class BatchProcessor:
         done = threading.Event()
         with self._claims:
             failed_before = self._unclaimed_failed
-        self._flushes.append((done, time.monotonic() + timeout - _answer_margin(timeout)))
+        self._flushes.append((done, time.monotonic() + timeout))
         self._wake.set()
         finished = done.wait(timeout)
         with self._claims:
@@ -119,7 +113,7 @@ class BatchProcessor:
         ok = False
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             done = threading.Event()
-            self._flushes.append((done, deadline - _answer_margin(timeout)))
+            self._flushes.append((done, deadline))
             self._stopping = True
             self._wake.set()
             ok = done.wait(max(0.0, deadline - time.monotonic()))
