@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { axisNumber, ms, usd } from "./format";
+import { axisNumber, bytes, ms, usd } from "./format";
 
 describe("format", () => {
   it("shows durations in the unit that reads best", () => {
@@ -10,6 +10,15 @@ describe("format", () => {
       "1.50 s",
       "1.5 min",
       "–",
+    ]);
+  });
+
+  it("shows sizes in KiB, MiB or GiB", () => {
+    expect([bytes(300), bytes(200_000), bytes(3 * 2 ** 20), bytes(80 * 2 ** 30)]).toEqual([
+      "1 KiB",
+      "196 KiB",
+      "3 MiB",
+      "80.0 GiB",
     ]);
   });
 

@@ -25,6 +25,7 @@ export function num(value: number | null | undefined, digits = 0): string {
 
 export function bytes(value: number | null | undefined): string {
   if (!value) return "–";
+  if (value < 2 ** 20) return `${Math.ceil(value / 1024)} KiB`;
   const gib = value / 2 ** 30;
   return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${(value / 2 ** 20).toFixed(0)} MiB`;
 }

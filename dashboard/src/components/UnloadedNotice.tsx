@@ -3,16 +3,12 @@
 import { useUnloaded } from "../api/unloaded";
 import { bytes } from "../format";
 
-function size(n: number): string {
-  return n < 2 ** 20 ? `${Math.ceil(n / 1024)} KiB` : bytes(n);
-}
-
 export function UnloadedNotice() {
   const unloaded = useUnloaded();
   if (unloaded === null) return null;
   return (
     <p className="state notice" role="status">
-      The server is still storing spans it received ({size(unloaded)} to go): this page may be
+      The server is still storing spans it received ({bytes(unloaded)} to go): this page may be
       missing the latest ones. They appear on the next refresh once stored.
     </p>
   );
