@@ -21,7 +21,7 @@ def insert_prices(config: ServerConfig) -> PriceTable | None:
     ValueError saying what is wrong."""
     if not config.price_tokens:
         return None
-    section: dict[str, Any] = dict(config.processors().get("cost") or {})
+    section: dict[str, Any] = config.processors().get("cost") or {}
     if not section.get("enabled", True):
         return None
     return PriceTable.load(section.get("price_file") or config.price_file or None,
