@@ -147,12 +147,15 @@ def test_closing_the_stream_mid_way_ends_the_span_as_closed(engine: Engine,
         await stream.aclose()
         return seen
 
-    assert engine.run(read_three()) == 3
+    # An output usually brings one more token, but when the engine runs ahead of the reader
+    # vLLM merges the waiting ones into the next output: the reader may stop at 4 or more.
+    seen = engine.run(read_three())
+    assert 3 <= seen < 64
     (span,) = server_spans(axonize_capture)
     a = span["attributes"]
     assert span["status"] == {"code": "UNSET", "message": ""}
     assert a["ai.llm.stream.end"] == "closed" and a["ai.llm.finish_reasons"] == ["abort"]
-    assert a["ai.llm.tokens.output"] == 3
+    assert a["ai.llm.tokens.output"] == seen  # what the reader got, no more
     # vLLM aborted the request, as it does without the plugin.
     assert engine.engine.output_processor.get_num_unfinished_requests() == 0
 
